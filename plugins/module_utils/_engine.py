@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# Copyright: containment.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to the containment.docker collection: no compatibility promise outside it.
+#
+# The thin layer over the Docker SDK for Python (low-level APIClient). It speaks the
+# Engine API's own shapes: what it creates is exactly the `docker inspect` shape that
+# _spec.desired_inspect() built and the policy checked. No policy decisions here.
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, NotFound
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by the missing_required_lib path
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+    class DockerException(Exception):
+        pass
+
+    class APIError(DockerException):
+        pass
+
+    class NotFound(APIError):
+        pass
+
+from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
+
+DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+
+# Connection options shared by every module of the collection (see doc_fragments/docker.py).
+CONNECTION_OPTIONS = dict(
+    docker_host=dict(type='str', aliases=['docker_url'], fallback=(lambda: os.environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST, [])),
+    timeout=dict(type='int', default=60),
+)
+
+
+class EngineError(Exception):
+    pass
+
+
+class Engine(object):
+    """One Docker engine. Methods return Engine API dicts; missing objects are None."""
+
+    def __init__(self, docker_host=None, timeout=60):
+        try:
+            self.api = docker.APIClient(base_url=docker_host or os.environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST,
+                                        version='auto', timeout=timeout, max_pool_size=16)
+        except DockerException as exc:
+            raise EngineError('cannot reach the Docker engine at %s: %s' % (docker_host, exc))
+        self._info = None
+        self._images = {}
+
+    # ------------------------------------------------------------ reading
+
+    def info(self):
+        if self._info is None:
+            self._info = self.api.info()
+        return self._info
+
+    def host_cpus(self):
+        return int(self.info().get('NCPU') or 0) or None
+
+    def inspect_container(self, name_or_id):
+        try:
+            return self.api.inspect_container(name_or_id)
+        except NotFound:
+            return None
+
+    def managed_containers(self, service=None):
+        """inspect data of every container the collection manages (running or not)."""
+        labels = [policy.LABEL_MANAGED + '=true']
+        if service:
+            labels.append('%s=%s' % (policy.LABEL_SERVICE, service))
+        return self.list_containers(filters={'label': labels})
+
+    def list_containers(self, filters=None):
+        result = []
+        for summary in self.api.containers(all=True, filters=filters or {}):
+            inspect = self.inspect_container(summary['Id'])
+            if inspect is not None:  # removed between the list and the inspect
+                result.append(inspect)
+        return result
+
+    def inspect_image(self, ref):
+        try:
+            return self.api.inspect_image(ref)
+        except NotFound:
+            return None
+
+    def resolve_image(self, ref, pull='missing'):
+        """(image inspect, pulled) for ref. Cached per run: many services share an image."""
+        key = (ref, pull)
+        if key in self._images:
+            return self._images[key], False
+        pulled = False
+        image = None if pull == 'always' else self.inspect_image(ref)
+        if image is None and pull != 'never':
+            repo, tag = _split_ref(ref)
+            try:
+                self.api.pull(repo, tag=tag)
+            except APIError as exc:
+                raise EngineError('cannot pull image %s: %s' % (ref, _explain(exc)))
+            pulled = True
+            image = self.inspect_image(ref)
+        if image is None:
+            raise EngineError('image %s is not on the engine and pull is %s' % (ref, pull))
+        self._images[key] = image
+        return image, pulled
+
+    def logs_tail(self, container_id, lines=20):
+        try:
+            data = self.api.logs(container_id, tail=lines, stdout=True, stderr=True)
+        except APIError:
+            return []
+        return data.decode('utf-8', 'replace').splitlines()[-lines:]
+
+    # ------------------------------------------------------------ writing
+
+    def ensure_networks(self, names, dry_run=False):
+        """Create the user-defined bridge networks that do not exist yet. Returns those created."""
+        created = []
+        for name in names:
+            if any(n['Name'] == name for n in self.api.networks(names=[name])):
+                continue
+            if not dry_run:
+                self.api.create_network(name, driver='bridge', check_duplicate=True,
+                                        labels={policy.LABEL_MANAGED: 'true'})
+            created.append(name)
+        return created
+
+    def remove_network_if_unused(self, name):
+        for net in self.api.networks(names=[name]):
+            if net['Name'] != name or (net.get('Labels') or {}).get(policy.LABEL_MANAGED) != 'true':
+                continue
+            detail = self.api.inspect_network(net['Id'])
+            if not detail.get('Containers'):
+                self.api.remove_network(net['Id'])
+                return True
+        return False
+
+    def create(self, desired):
+        """Create the container `desired` (inspect shape) describes; returns its id."""
+        name = desired['Name'].lstrip('/')
+        body = dict((k, v) for k, v in desired['Config'].items() if v is not None)
+        body['HostConfig'] = desired['HostConfig']
+        networks = sorted(desired['NetworkSettings']['Networks'])
+        first = desired['HostConfig'].get('NetworkMode')
+        if first in networks:
+            body['NetworkingConfig'] = {'EndpointsConfig': {first: {'Aliases': [name]}}}
+        try:
+            container_id = self.api.create_container_from_config(body, name=name)['Id']
+            for net in networks:
+                if net != first:
+                    self.api.connect_container_to_network(container_id, net, aliases=[name])
+        except APIError as exc:
+            raise EngineError('the engine refused to create %s: %s' % (name, _explain(exc)))
+        return container_id
+
+    def start(self, container_id):
+        try:
+            self.api.start(container_id)
+        except APIError as exc:
+            raise EngineError('the engine could not start %s: %s' % (container_id[:12], _explain(exc)))
+
+    def stop(self, container_id, timeout=10):
+        self.api.stop(container_id, timeout=timeout)
+
+    def remove(self, container_id):
+        try:
+            self.api.remove_container(container_id, force=True)
+        except NotFound:
+            pass
+
+    def rename(self, container_id, name):
+        self.api.rename(container_id, name)
+
+    def wait_running(self, container_id, grace_period, healthy_timeout):
+        """Watch a started container: it must keep running for grace_period seconds and, if it has
+        a healthcheck, be healthy by then (waiting up to healthy_timeout). Returns (ok, state)."""
+        start = time.monotonic()
+        while True:
+            inspect = self.inspect_container(container_id)
+            state = (inspect or {}).get('State') or {}
+            health = (state.get('Health') or {}).get('Status')
+            elapsed = time.monotonic() - start
+            if not state.get('Running') or state.get('Restarting'):
+                return False, state
+            if health == 'unhealthy':
+                return False, state
+            if elapsed >= grace_period and health in (None, 'healthy'):
+                return True, state
+            if elapsed >= max(grace_period, healthy_timeout):
+                return False, state
+            time.sleep(0.2)
+
+
+def _split_ref(ref):
+    if '@' in ref:
+        return ref, None
+    name, sep, tag = ref.rpartition(':')
+    if sep and '/' not in tag:
+        return name, tag
+    return ref, 'latest'
+
+
+def _explain(exc):
+    return getattr(exc, 'explanation', None) or str(exc)

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: containment.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to the containment.docker collection: no compatibility promise outside it.
+#
+# What the modules share: argument specs built from the one option table, the guarded
+# SDK import, the engine connection and the way errors reach the user.
+
+from __future__ import annotations
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.containment.docker.plugins.module_utils import _engine
+from ansible_collections.containment.docker.plugins.module_utils import _spec
+from ansible_collections.containment.docker.plugins.module_utils._converge import Converger, load_specs
+
+
+def argument_spec(*tables):
+    spec = {}
+    for table in tables:
+        spec.update(copy.deepcopy(table))
+    spec.update(copy.deepcopy(_engine.CONNECTION_OPTIONS))
+    return spec
+
+
+def connect(module):
+    """The engine the module's docker_host names, or fail_json with how to fix it."""
+    if not _engine.HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib('docker (the Docker SDK for Python)',
+                                                  url='https://pypi.org/project/docker/'),
+                         exception=_engine.DOCKER_IMPORT_ERROR)
+    try:
+        engine = _engine.Engine(module.params['docker_host'], module.params['timeout'])
+        engine.info()
+        return engine
+    except (_engine.EngineError, _engine.DockerException) as exc:
+        module.fail_json(msg='cannot reach the Docker engine at %s: %s. Fix: start dockerd or set docker_host '
+                             '(or DOCKER_HOST) to its socket.' % (module.params['docker_host'], exc))
+
+
+def converge(module, raws, prune=False, check_unique_uid=False):
+    """Run the converger; returns (results, pruned) or ends the module with a clear error.
+
+    Specs are loaded once without the engine first, so bad input is refused even when the
+    engine cannot be reached, and nothing on any host changes."""
+    try:
+        load_specs(raws, None, check_unique_uid)
+    except _spec.SpecError as exc:
+        module.fail_json(msg='refused by the containment policy, nothing was changed:\n%s' % exc,
+                         problems=exc.problems)
+    engine = connect(module)
+    converger = Converger(engine, check_mode=module.check_mode)
+    try:
+        return converger.run(raws, prune=prune, check_unique_uid=check_unique_uid)
+    except _spec.SpecError as exc:
+        module.fail_json(msg='refused by the containment policy, nothing was changed:\n%s' % exc,
+                         problems=exc.problems)
+    except (_engine.EngineError, _engine.DockerException) as exc:
+        module.fail_json(msg=str(exc))
+
+
+def new_module(argument_spec, **kwargs):
+    return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)

@@ -1,0 +1,528 @@
+# -*- coding: utf-8 -*-
+# Copyright: containment.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to the containment.docker collection: no compatibility promise outside it.
+#
+# The containment policy (docs: ../shared/design/policy.md), defined once.
+# Each control is a row of CONTROLS: an id, a tier, the module option a service
+# changes to satisfy it, its CIS / Kubernetes PSS references, and a pure check over
+# the shape of `docker inspect`. The module refuses a spec by running these checks
+# over the container it *would* create; the audit runs them over live containers.
+# Nothing here imports Docker.
+
+from __future__ import annotations
+
+import re
+
+POLICY_VERSION = '1'
+
+FLOOR = 'floor'
+BASELINE = 'baseline'
+ADVISORY = 'advisory'
+
+PASS = 'pass'
+FAIL = 'fail'
+EXCEPTED = 'excepted'
+WARN = 'warn'
+STATUSES = (PASS, FAIL, EXCEPTED, WARN)
+
+LABEL_PREFIX = 'containment.'
+LABEL_MANAGED = 'containment.managed'
+LABEL_SERVICE = 'containment.service'
+LABEL_SPEC_HASH = 'containment.spec-hash'
+LABEL_POLICY = 'containment.policy'
+LABEL_EXCEPTION = 'containment.exception.'
+LABEL_RW_BINDS = 'containment.rw-binds'
+LABEL_TMPFS_EXEC = 'containment.tmpfs-exec.'
+
+HOST_NAMESPACE_FIELDS = ('NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode')
+SENSITIVE_HOST_PATHS = ('/', '/boot', '/dev', '/etc', '/lib', '/proc', '/sys', '/usr')
+DOCKER_SOCKETS = ('/var/run/docker.sock', '/run/docker.sock')
+FORBIDDEN_CAPS = ('ALL', 'SYS_ADMIN')
+UNCONFINED_SECURITY_OPTS = ('seccomp=unconfined', 'apparmor=unconfined', 'label=disable', 'systempaths=unconfined')
+UNBOUND_HOST_IPS = ('', '0.0.0.0', '::', '[::]')
+MIN_MEMORY = 6 * 1024 * 1024
+
+_NUMERIC_USER = re.compile(r'^(\d+):(\d+)$')
+
+
+# ---------------------------------------------------------------- helpers over inspect
+
+def _config(inspect):
+    return inspect.get('Config') or {}
+
+
+def _host(inspect):
+    return inspect.get('HostConfig') or {}
+
+
+def labels_of(inspect):
+    return _config(inspect).get('Labels') or {}
+
+
+def normalize_cap(name):
+    """'cap_net_bind_service', 'CAP_NET_BIND_SERVICE' and 'NET_BIND_SERVICE' are one capability."""
+    name = str(name).strip().upper()
+    return name[4:] if name.startswith('CAP_') else name
+
+
+def normalize_caps(names):
+    return sorted({normalize_cap(n) for n in (names or [])})
+
+
+def split_security_opt(opt):
+    """'seccomp:unconfined' (old form) and 'seccomp=unconfined' are one option: ('seccomp', 'unconfined')."""
+    opt = str(opt).strip()
+    for sep in ('=', ':'):
+        if sep in opt:
+            key, value = opt.split(sep, 1)
+            return key.strip().lower(), value.strip()
+    return opt.lower(), ''
+
+
+def no_new_privileges_state(security_opts):
+    """True when set, False when explicitly turned off (which wins), None when absent."""
+    state = None
+    for opt in security_opts or []:
+        key, value = split_security_opt(opt)
+        if key != 'no-new-privileges':
+            continue
+        if value.lower() in ('', 'true', '1'):
+            state = True if state is None else state
+        else:
+            return False
+    return state
+
+
+def parse_tmpfs_options(options):
+    """'rw,noexec,size=64m' -> {'rw': True, 'noexec': True, 'size': '64m'}."""
+    result = {}
+    for part in str(options or '').split(','):
+        part = part.strip()
+        if not part:
+            continue
+        if '=' in part:
+            key, value = part.split('=', 1)
+            result[key.strip()] = value.strip()
+        else:
+            result[part] = True
+    return result
+
+
+def is_under(path, parent):
+    path = '/' + path.strip('/')
+    parent = '/' + parent.strip('/')
+    return parent == '/' or path == parent or path.startswith(parent + '/')
+
+
+def mounts_of(inspect):
+    """Mounts as [{'Type','Source','Destination','RW','Propagation'}], from the top-level
+    `Mounts` of inspect, falling back to `HostConfig.Binds` / `HostConfig.Mounts`."""
+    if inspect.get('Mounts') is not None:
+        return [dict(m) for m in inspect['Mounts']]
+    mounts = []
+    for bind in _host(inspect).get('Binds') or []:
+        parts = bind.split(':')
+        source, target = parts[0], parts[1] if len(parts) > 1 else parts[0]
+        flags = parts[2].split(',') if len(parts) > 2 else []
+        mounts.append({'Type': 'bind' if source.startswith('/') else 'volume', 'Source': source,
+                       'Destination': target, 'RW': 'ro' not in flags,
+                       'Propagation': next((f for f in flags if 'shared' in f or 'slave' in f or 'private' in f), '')})
+    for mount in _host(inspect).get('Mounts') or []:
+        mounts.append({'Type': mount.get('Type', 'volume'), 'Source': mount.get('Source', ''),
+                       'Destination': mount.get('Target', ''), 'RW': not mount.get('ReadOnly', False),
+                       'Propagation': (mount.get('BindOptions') or {}).get('Propagation', '')})
+    return mounts
+
+
+def is_docker_socket_path(path):
+    if not path:
+        return False
+    path = '/' + str(path).strip('/')
+    if path.endswith('docker.sock'):
+        return True
+    return any(is_under(sock, path) for sock in DOCKER_SOCKETS)
+
+
+def rw_binds_allowed(inspect):
+    value = labels_of(inspect).get(LABEL_RW_BINDS, '')
+    return {p for p in value.split(',') if p}
+
+
+# ---------------------------------------------------------------- the checks
+# Each returns (problems, evidence). A problem is a string; a problem starting with
+# '!' is hard: no exception covers it. `warnings` are returned as problems prefixed '?'.
+
+def _check_non_root_user(inspect, ctx):
+    user = _config(inspect).get('User') or ''
+    group_add = _host(inspect).get('GroupAdd') or []
+    problems = []
+    match = _NUMERIC_USER.match(str(user).strip())
+    if not user:
+        problems.append("no user is set: the image's USER decides, which is often root")
+    elif not match:
+        problems.append("user %r is not a numeric UID:GID (a name may map to uid 0 in the image)" % user)
+    elif int(match.group(1)) == 0 or int(match.group(2)) == 0:
+        problems.append('user %r has uid or gid 0 (root)' % user)
+    for group in group_add:
+        if str(group).strip() in ('0', 'root'):
+            problems.append('GroupAdd adds group %r (root)' % group)
+    return problems, {'Config.User': user, 'HostConfig.GroupAdd': group_add}
+
+
+def _check_no_new_privileges(inspect, ctx):
+    opts = _host(inspect).get('SecurityOpt') or []
+    state = no_new_privileges_state(opts)
+    if state is False:
+        return ['no-new-privileges is explicitly turned off'], {'HostConfig.SecurityOpt': opts}
+    if state is None:
+        return ['no-new-privileges is not set, so setuid binaries can escalate'], {'HostConfig.SecurityOpt': opts}
+    return [], {'HostConfig.SecurityOpt': opts}
+
+
+def _check_memory_limit(inspect, ctx):
+    memory = _host(inspect).get('Memory') or 0
+    if memory <= 0:
+        return ['no memory limit (Memory is %r)' % memory], {'HostConfig.Memory': memory}
+    if memory < MIN_MEMORY:
+        return ['memory limit %d is below Docker\'s minimum of 6 MiB' % memory], {'HostConfig.Memory': memory}
+    return [], {'HostConfig.Memory': memory}
+
+
+def _check_cpu_limit(inspect, ctx):
+    host = _host(inspect)
+    nano = host.get('NanoCpus') or 0
+    evidence = {'HostConfig.NanoCpus': nano}
+    if host.get('CpuQuota'):
+        evidence['HostConfig.CpuQuota'] = host.get('CpuQuota')
+        evidence['HostConfig.CpuPeriod'] = host.get('CpuPeriod')
+    if nano <= 0:
+        return ['no CPU limit set through cpus (NanoCpus is %r)' % nano], evidence
+    host_cpus = (ctx or {}).get('host_cpus')
+    if host_cpus and nano > host_cpus * 10 ** 9:
+        return ['cpus %s is more than the host\'s %d CPUs' % (nano / 10 ** 9, host_cpus)], evidence
+    return [], evidence
+
+
+def _check_read_only_rootfs(inspect, ctx):
+    value = bool(_host(inspect).get('ReadonlyRootfs'))
+    return ([] if value else ['the root filesystem is writable']), {'HostConfig.ReadonlyRootfs': value}
+
+
+def _check_tmpfs_hardened(inspect, ctx):
+    tmpfs = _host(inspect).get('Tmpfs') or {}
+    labels = labels_of(inspect)
+    problems = []
+    for path in sorted(tmpfs):
+        opts = parse_tmpfs_options(tmpfs[path])
+        missing = [flag for flag in ('nosuid', 'nodev') if flag not in opts]
+        if 'size' not in opts:
+            missing.append('size')
+        if 'mode' not in opts:
+            missing.append('mode')
+        if 'noexec' not in opts and not labels.get(LABEL_TMPFS_EXEC + path, '').strip():
+            missing.append('noexec')
+        if missing:
+            problems.append('tmpfs %s lacks %s' % (path, ', '.join(missing)))
+    for mount in inspect.get('Mounts') or []:
+        if mount.get('Type') == 'tmpfs':
+            problems.append('tmpfs %s is mounted with --mount, whose options the policy cannot read; '
+                            'use --tmpfs' % mount.get('Destination'))
+    return problems, {'HostConfig.Tmpfs': tmpfs}
+
+
+def _check_not_privileged(inspect, ctx):
+    value = bool(_host(inspect).get('Privileged'))
+    return (['the container is privileged'] if value else []), {'HostConfig.Privileged': value}
+
+
+def _check_no_docker_socket(inspect, ctx):
+    problems = []
+    evidence = []
+    for mount in mounts_of(inspect):
+        source = mount.get('Source', '') if mount.get('Type') == 'bind' else ''
+        target = mount.get('Destination', '')
+        if is_docker_socket_path(source) or is_docker_socket_path(target):
+            problems.append('mount %s:%s exposes the Docker socket' % (source or mount.get('Name', ''), target))
+            evidence.append('%s:%s' % (source or mount.get('Name', ''), target))
+    return problems, {'Mounts': evidence}
+
+
+def _check_cap_drop_all(inspect, ctx):
+    host = _host(inspect)
+    drop = normalize_caps(host.get('CapDrop'))
+    add = normalize_caps(host.get('CapAdd'))
+    problems = []
+    if drop != ['ALL']:
+        problems.append('CapDrop is %s, not ALL' % (drop or 'empty'))
+    for cap in add:
+        if cap in FORBIDDEN_CAPS:
+            problems.append('!capability %s is never added' % cap)
+    if add:
+        problems.append('capabilities added: %s' % ', '.join(add))
+    return problems, {'HostConfig.CapDrop': host.get('CapDrop'), 'HostConfig.CapAdd': host.get('CapAdd')}
+
+
+def _cap_exception_covers(reason, inspect):
+    """An exception to cap_drop_all must name each added capability in its reason."""
+    host = _host(inspect)
+    if normalize_caps(host.get('CapDrop')) != ['ALL']:
+        return False, 'CapDrop must still be ALL; only additions can be excepted'
+    words = {normalize_cap(w) for w in re.split(r'[^A-Za-z_]+', reason) if w}
+    missing = [cap for cap in normalize_caps(host.get('CapAdd')) if cap not in words]
+    if missing:
+        return False, 'the exception reason does not name %s' % ', '.join(missing)
+    return True, ''
+
+
+def _check_pids_limit(inspect, ctx):
+    value = _host(inspect).get('PidsLimit')
+    if value is None or value <= 0:
+        return ['no pids limit (PidsLimit is %r; 0, -1 and null mean unlimited)' % value], {'HostConfig.PidsLimit': value}
+    return [], {'HostConfig.PidsLimit': value}
+
+
+def _check_no_swap(inspect, ctx):
+    host = _host(inspect)
+    memory, swap = host.get('Memory') or 0, host.get('MemorySwap')
+    evidence = {'HostConfig.Memory': memory, 'HostConfig.MemorySwap': swap}
+    if memory > 0 and swap == memory:
+        return [], evidence
+    if swap in (0, None) and memory > 0:
+        return ["MemorySwap is left at Docker's default (twice the memory)"], evidence
+    return ['MemorySwap %r differs from Memory %r, so the container can swap' % (swap, memory)], evidence
+
+
+def _check_no_host_namespaces(inspect, ctx):
+    host = _host(inspect)
+    evidence = {'HostConfig.' + f: host.get(f, '') for f in HOST_NAMESPACE_FIELDS}
+    problems = ['%s is host' % f for f in HOST_NAMESPACE_FIELDS if str(host.get(f) or '').lower() == 'host']
+    return problems, evidence
+
+
+def _check_security_profiles(inspect, ctx):
+    opts = _host(inspect).get('SecurityOpt') or []
+    problems = []
+    for opt in opts:
+        key, value = split_security_opt(opt)
+        if '%s=%s' % (key, value.lower()) in UNCONFINED_SECURITY_OPTS:
+            problems.append('security option %s turns a confinement off' % opt)
+    return problems, {'HostConfig.SecurityOpt': opts}
+
+
+def _check_no_sensitive_mounts(inspect, ctx):
+    problems = []
+    evidence = []
+    allowed_rw = rw_binds_allowed(inspect)
+    for mount in mounts_of(inspect):
+        if mount.get('Type') != 'bind':
+            continue
+        source, target = mount.get('Source', ''), mount.get('Destination', '')
+        evidence.append('%s:%s:%s' % (source, target, 'rw' if mount.get('RW') else 'ro'))
+        if any(is_under(source, p) for p in SENSITIVE_HOST_PATHS if p != '/') or source.rstrip('/') == '':
+            problems.append('bind mount of sensitive host path %s' % source)
+        if mount.get('RW') and target not in allowed_rw:
+            problems.append('bind mount %s:%s is read-write' % (source, target))
+        if str(mount.get('Propagation') or '').lower() in ('shared', 'rshared'):
+            problems.append('bind mount %s has %s propagation' % (source, mount.get('Propagation')))
+    return problems, {'Mounts': evidence}
+
+
+def _check_no_devices(inspect, ctx):
+    host = _host(inspect)
+    devices, requests = host.get('Devices') or [], host.get('DeviceRequests') or []
+    problems = []
+    if devices:
+        problems.append('devices mapped: %s' % ', '.join(d.get('PathOnHost', '?') for d in devices))
+    if requests:
+        problems.append('device requests present (for example GPUs)')
+    return problems, {'HostConfig.Devices': devices, 'HostConfig.DeviceRequests': requests}
+
+
+def _check_ports_bound(inspect, ctx):
+    host = _host(inspect)
+    bindings = host.get('PortBindings') or {}
+    problems = []
+    evidence = []
+    if host.get('PublishAllPorts'):
+        problems.append('PublishAllPorts publishes every exposed port on all addresses')
+    for port in sorted(bindings):
+        for binding in bindings[port] or []:
+            ip, hport = str(binding.get('HostIp') or ''), str(binding.get('HostPort') or '')
+            evidence.append('%s:%s->%s' % (ip, hport, port))
+            if ip in UNBOUND_HOST_IPS:
+                problems.append('port %s is published on all addresses (host IP %r)' % (port, ip))
+            elif hport.isdigit() and 0 < int(hport) < 1024:
+                problems.append('?host port %s is below 1024' % hport)
+    return problems, {'HostConfig.PortBindings': evidence}
+
+
+def _check_restart_policy(inspect, ctx):
+    policy = _host(inspect).get('RestartPolicy') or {}
+    name, retries = policy.get('Name') or 'no', policy.get('MaximumRetryCount') or 0
+    evidence = {'HostConfig.RestartPolicy': {'Name': name, 'MaximumRetryCount': retries}}
+    if name == 'no' or (name == 'on-failure' and 1 <= retries <= 5):
+        return [], evidence
+    if name == 'on-failure':
+        return ['on-failure with %d retries (want 1 to 5)' % retries], evidence
+    return ['restart policy %s restarts a crashing service forever' % name], evidence
+
+
+def _check_unique_uid(inspect, ctx):
+    """ctx['uid_owners'] maps a uid to the services on the same host that run as it."""
+    owners = (ctx or {}).get('uid_owners')
+    match = _NUMERIC_USER.match(str(_config(inspect).get('User') or '').strip())
+    if owners is None or not match:
+        return [], {}
+    service = labels_of(inspect).get(LABEL_SERVICE) or inspect.get('Name', '').lstrip('/')
+    others = sorted(s for s in owners.get(match.group(1), ()) if s != service)
+    evidence = {'Config.User': _config(inspect).get('User'), 'shared_with': others}
+    if others:
+        return ['uid %s is also used by %s' % (match.group(1), ', '.join(others))], evidence
+    return [], evidence
+
+
+def _check_healthcheck(inspect, ctx):
+    health = _config(inspect).get('Healthcheck') or {}
+    test = health.get('Test') or []
+    if not test or test[0] == 'NONE':
+        return ['no healthcheck is defined'], {'Config.Healthcheck': health or None}
+    return [], {'Config.Healthcheck': test}
+
+
+class Control(object):
+    def __init__(self, id, tier, field, cis, pss, summary, fix, check, exception_covers=None):
+        self.id = id
+        self.tier = tier
+        self.field = field
+        self.cis = cis
+        self.pss = pss
+        self.summary = summary
+        self.fix = fix
+        self.check = check
+        self.exception_covers = exception_covers
+
+    def as_dict(self):
+        return {'id': self.id, 'tier': self.tier, 'field': self.field, 'cis': self.cis,
+                'pss': self.pss, 'summary': self.summary, 'fix': self.fix}
+
+
+CONTROLS = (
+    Control('non_root_user', FLOOR, 'user', '4.1', 'runAsNonRoot, runAsUser, runAsGroup',
+            'runs as a numeric non-root UID:GID', "set user to a numeric 'UID:GID' with both non-zero, such as '1500:1500'",
+            _check_non_root_user),
+    Control('no_new_privileges', FLOOR, 'security_opts', '5.26', 'allowPrivilegeEscalation=false',
+            'no-new-privileges is set', "remove 'no-new-privileges:false'; the collection always sets no-new-privileges",
+            _check_no_new_privileges),
+    Control('memory_limit', FLOOR, 'memory', '5.11', '(LimitRange)',
+            'has a memory limit', "set memory to a size of at least 6m, such as '128m' or '1g'",
+            _check_memory_limit),
+    Control('cpu_limit', FLOOR, 'cpus', '5.12', '(LimitRange)',
+            'has a CPU limit within the host', "set cpus to a number above 0 and at most the host's CPU count, such as 0.5",
+            _check_cpu_limit),
+    Control('read_only_rootfs', FLOOR, 'tmpfs', '5.13', '-',
+            'the root filesystem is read-only', 'keep the root filesystem read-only; give the app tmpfs mounts where it must write',
+            _check_read_only_rootfs),
+    Control('tmpfs_hardened', FLOOR, 'tmpfs', '5.13', 'emptyDir',
+            'every tmpfs is sized, nosuid, nodev, noexec and has a mode',
+            "give each tmpfs a size (such as '64m'); to allow exec on one mount set its exec_reason",
+            _check_tmpfs_hardened),
+    Control('not_privileged', FLOOR, 'privileged', '5.5', 'privileged',
+            'not privileged', 'never run privileged; add the one capability the service needs with an exception instead',
+            _check_not_privileged),
+    Control('no_docker_socket', FLOOR, 'volumes', '5.32', 'hostPath',
+            'the Docker socket is not mounted', 'remove the mount of docker.sock or of a folder holding it (/run, /var/run)',
+            _check_no_docker_socket),
+    Control('cap_drop_all', BASELINE, 'cap_add', '5.4', 'capabilities drop ALL, add NET_BIND_SERVICE only',
+            'all capabilities dropped, additions named', 'remove cap_add, or add an exception for cap_drop_all whose reason names each capability',
+            _check_cap_drop_all, _cap_exception_covers),
+    Control('pids_limit', BASELINE, 'pids_limit', '5.29', '-',
+            'has a pids limit', 'set pids_limit to a number above 0 (default 256)',
+            _check_pids_limit),
+    Control('no_swap', BASELINE, 'memory_swap', '5.11', '-',
+            'cannot swap beyond its memory limit', 'leave memory_swap unset (it then equals memory)',
+            _check_no_swap),
+    Control('no_host_namespaces', BASELINE, 'network_mode', '5.10, 5.16, 5.17, 5.21, 5.31', 'host namespaces',
+            'shares no namespace with the host', 'do not use host network, pid, ipc, uts or userns modes',
+            _check_no_host_namespaces),
+    Control('security_profiles', BASELINE, 'security_opts', '5.2, 5.3, 5.22', 'seccomp, AppArmor, SELinux, procMount',
+            'seccomp, AppArmor, SELinux and masked paths stay on', 'remove the unconfined security option; a custom profile is fine',
+            _check_security_profiles),
+    Control('no_sensitive_mounts', BASELINE, 'volumes', '5.6, 5.20', 'hostPath',
+            'no sensitive host paths, binds read-only, no shared propagation',
+            "bind a narrower, non-system path; make binds read-only or say ':rw' explicitly",
+            _check_no_sensitive_mounts),
+    Control('no_devices', BASELINE, 'devices', '5.18', '-',
+            'no host devices', 'remove devices',
+            _check_no_devices),
+    Control('ports_bound', BASELINE, 'ports', '5.8, 5.14', 'host ports',
+            'published ports bind to an explicit address', "publish as 'HOST_IP:HOST_PORT:CONTAINER_PORT' with an address such as 127.0.0.1",
+            _check_ports_bound),
+    Control('restart_policy', BASELINE, 'restart_policy', '5.15', '-',
+            "restart policy is 'on-failure' with 1 to 5 retries, or 'no'", "use restart_policy 'on-failure' with restart_retries 1 to 5",
+            _check_restart_policy),
+    Control('unique_uid', BASELINE, 'user', '-', 'runAsUser',
+            'no other service on the host runs as the same uid',
+            'give each service its own uid, or name the sharing in the exceptions of both services',
+            _check_unique_uid),
+    Control('healthcheck', ADVISORY, 'healthcheck', '5.27', '-',
+            'a healthcheck is defined', 'define a healthcheck in the image or the service',
+            _check_healthcheck),
+)
+
+CONTROLS_BY_ID = dict((c.id, c) for c in CONTROLS)
+FLOOR_IDS = tuple(c.id for c in CONTROLS if c.tier == FLOOR)
+BASELINE_IDS = tuple(c.id for c in CONTROLS if c.tier == BASELINE)
+
+
+def exceptions_of(inspect):
+    """{control id: reason} recorded on a container by its labels."""
+    labels = labels_of(inspect)
+    return dict((key[len(LABEL_EXCEPTION):], value) for key, value in labels.items()
+                if key.startswith(LABEL_EXCEPTION))
+
+
+def evaluate_control(control, inspect, ctx=None, exceptions=None):
+    """One finding: {'control', 'tier', 'status', 'message', 'evidence', 'reason', 'cis', 'pss', 'fix', 'field'}."""
+    if exceptions is None:
+        exceptions = exceptions_of(inspect)
+    problems, evidence = control.check(inspect, ctx or {})
+    hard = [p[1:] for p in problems if p.startswith('!')]
+    warnings = [p[1:] for p in problems if p.startswith('?')]
+    soft = [p for p in problems if p[:1] not in ('!', '?')]
+    reason = (exceptions.get(control.id) or '').strip()
+    status, message = PASS, control.summary
+    if hard:
+        status, message = FAIL, '; '.join(hard + soft)
+    elif soft:
+        message = '; '.join(soft)
+        if control.tier == ADVISORY:
+            status = WARN
+        elif control.tier == BASELINE and reason:
+            covered, why = (control.exception_covers(reason, inspect) if control.exception_covers else (True, ''))
+            status = EXCEPTED if covered else FAIL
+            if not covered:
+                message = '%s (%s)' % (message, why)
+        else:
+            status = FAIL
+    elif warnings:
+        status, message = WARN, '; '.join(warnings)
+    finding = {'control': control.id, 'tier': control.tier, 'status': status, 'message': message,
+               'evidence': evidence, 'cis': control.cis, 'pss': control.pss, 'field': control.field,
+               'fix': control.fix}
+    if status == EXCEPTED:
+        finding['reason'] = reason
+    return finding
+
+
+def evaluate(inspect, ctx=None, exceptions=None):
+    """All controls over one container's inspect data, in table order."""
+    return [evaluate_control(c, inspect, ctx, exceptions) for c in CONTROLS]
+
+
+def summarize(findings):
+    counts = dict((s, 0) for s in STATUSES)
+    for finding in findings:
+        counts[finding['status']] += 1
+    return counts

@@ -1,0 +1,331 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: containment.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: secure_container
+short_description: Run one Docker container inside the containment policy, or refuse to
+version_added: 0.1.0
+description:
+  - Creates, converges, stops or removes one container through the Docker SDK for Python.
+  - "The policy's floor cannot be switched off: a numeric non-root O(user), C(no-new-privileges),
+    memory and CPU limits, a read-only root filesystem with sized C(noexec,nosuid,nodev) tmpfs mounts,
+    no privileged mode and no Docker socket mount. There is no option that turns any of them off."
+  - "The baseline (all capabilities dropped, a pids limit, no swap, no host namespaces, no unconfined
+    security profiles, no sensitive or writable bind mounts, no devices, ports bound to an address,
+    a bounded restart policy) is on by default and relaxed only by naming the control in O(exceptions)
+    with a written reason, which is recorded on the container as a label."
+  - Every control is checked before anything changes. A refused spec fails the task with one line per
+    breach naming the service, the field, the control and the fix, and leaves every container as it was.
+  - "Idempotent: the container is compared with the spec through its spec-hash label, its normalised
+    fields and an audit of the live container, so a change made behind the collection's back
+    (for example C(docker update --memory 1g), or an extra capability) is detected and undone.
+    An image tag that now points to another image ID recreates the container."
+  - "Replacing is safe: the old container is stopped and kept aside, the new one must keep running
+    (and become healthy if it has a healthcheck) for O(grace_period) seconds; otherwise it is removed,
+    the old one is put back and started again, and the task fails with the new container's exit code
+    and last log lines."
+  - Unless O(networks) or O(network_mode) is given, the container gets a user-defined bridge network of
+    its own named C(containment_<name>), created when missing.
+author:
+  - containment.docker maintainers
+extends_documentation_fragment:
+  - containment.docker.docker
+attributes:
+  check_mode:
+    description: Plans only; reports what would be created, recreated (and why), started, stopped or removed.
+    support: full
+  diff_mode:
+    description: Shows before and after of the normalised fields that differ.
+    support: full
+  idempotent:
+    description: A second run with the same options reports no change.
+    support: full
+options:
+  name:
+    description: Name of the container, and of the service in labels and messages.
+    type: str
+    required: true
+  image:
+    description: Image reference, for example C(registry.example.com/app:1.4.2).
+    type: str
+    required: true
+  command:
+    description: Command to run, as a list or a string split like a shell would. The image's C(CMD) when not set.
+    type: raw
+  entrypoint:
+    description: Entrypoint, as a list or a string. The image's C(ENTRYPOINT) when not set.
+    type: raw
+  env:
+    description: Environment variables. Values are turned into strings.
+    type: dict
+    default: {}
+  user:
+    description:
+      - Numeric C(UID:GID) to run as, both non-zero, for example C(1500:1500).
+      - Names are refused (a name can map to uid 0 inside the image), and so is leaving it to the image's C(USER).
+    type: str
+    required: true
+  memory:
+    description: Memory limit with a unit C(b), C(k), C(m) or C(g), for example C(128m) or C(1g). At least C(6m).
+    type: str
+    required: true
+  memory_swap:
+    description:
+      - Memory plus swap limit. Defaults to O(memory), so the container cannot swap.
+      - A different value breaks the C(no_swap) control and needs an exception with a reason.
+    type: str
+  cpus:
+    description: CPU limit in CPUs, for example C(0.5). Above 0 and at most the engine host's CPU count.
+    type: float
+    required: true
+  pids_limit:
+    description: Most processes and threads the container may run. C(0) or less breaks the C(pids_limit) control.
+    type: int
+    default: 256
+  tmpfs:
+    description:
+      - The only writable places of the read-only root filesystem, each mounted C(rw,nosuid,nodev,noexec).
+      - The directory in the image should have mode 1777 (Docker copies the image directory's mode onto the mount).
+    type: list
+    elements: dict
+    default: [{path: /tmp, size: 64m, mode: '1777'}]
+    suboptions:
+      path:
+        description: Absolute path in the container.
+        type: str
+        required: true
+      size:
+        description: Size with a unit, for example C(64m). Required by the policy.
+        type: str
+      mode:
+        description: Octal mode of the mount.
+        type: str
+        default: '1777'
+      exec_reason:
+        description: Mount without C(noexec). Only with a written reason, recorded as a label.
+        type: str
+  ports:
+    description:
+      - Published ports as C(HOST_IP:HOST_PORT:CONTAINER_PORT[/PROTO]), for example C(127.0.0.1:8080:8080).
+      - "IPv6 addresses go in brackets: C([::1]:8080:8080). Without a host IP, or on C(0.0.0.0) or C(::),
+        the port breaks the C(ports_bound) control."
+    type: list
+    elements: str
+    default: []
+  volumes:
+    description:
+      - Mounts as C(SOURCE:TARGET[:ro|rw]). A SOURCE starting with C(/) is a bind mount, read-only unless
+        C(:rw) is given; anything else is a named volume, read-write by default.
+      - The Docker socket, or a folder holding it, is never mounted.
+    type: list
+    elements: str
+    default: []
+  networks:
+    description:
+      - User-defined networks to attach the container to, created as bridge networks when missing.
+      - Default is one network of its own, C(containment_<name>). Services that must talk share a network by naming it.
+    type: list
+    elements: str
+  network_mode:
+    description: A network mode instead of O(networks), such as C(none). C(host) breaks C(no_host_namespaces).
+    type: str
+  pid_mode:
+    description: PID namespace mode. C(host) breaks C(no_host_namespaces).
+    type: str
+  cap_add:
+    description:
+      - Capabilities to add back after C(ALL) is dropped, spelt C(NET_BIND_SERVICE), C(CAP_NET_BIND_SERVICE) or C(net_bind_service).
+      - Needs an exception for C(cap_drop_all) whose reason names each capability. C(ALL) and C(SYS_ADMIN) are never added.
+    type: list
+    elements: str
+    default: []
+  security_opts:
+    description:
+      - Extra security options, such as a custom C(seccomp=/path/profile.json). C(no-new-privileges) is always set.
+      - Unconfined profiles break C(security_profiles); C(no-new-privileges:false) is refused.
+    type: list
+    elements: str
+    default: []
+  devices:
+    description: Host devices as C(/dev/HOST[:/dev/CONTAINER[:rwm]]). Any device breaks C(no_devices).
+    type: list
+    elements: str
+    default: []
+  exceptions:
+    description:
+      - "Baseline controls this service relaxes, mapped to the reason, for example C(cap_drop_all: NET_BIND_SERVICE to bind port 80)."
+      - Floor controls cannot be excepted. Each reason is recorded as a label C(containment.exception.<control>).
+    type: dict
+    default: {}
+  restart_policy:
+    description: Restart policy. C(always) and C(unless-stopped) break the C(restart_policy) control.
+    type: str
+    default: on-failure
+    choices: ['no', on-failure, always, unless-stopped]
+  restart_retries:
+    description: Retries of C(on-failure), 1 to 5.
+    type: int
+    default: 5
+  healthcheck:
+    description: Healthcheck of the container; the image's is used when not set.
+    type: dict
+    suboptions:
+      test:
+        description: A shell command string, or a list such as C([CMD, /bin/check]).
+        type: raw
+        required: true
+      interval:
+        description: Time between checks, for example C(30s).
+        type: str
+        default: 30s
+      timeout:
+        description: Time one check may take.
+        type: str
+        default: 30s
+      retries:
+        description: Failures in a row that make the container unhealthy.
+        type: int
+        default: 3
+      start_period:
+        description: Time after start during which failures do not count.
+        type: str
+        default: 0s
+  labels:
+    description: Extra labels. Names starting with C(containment.) are reserved.
+    type: dict
+    default: {}
+  stop_timeout:
+    description: Seconds to wait for the container to stop before it is killed.
+    type: int
+    default: 10
+  state:
+    description:
+      - V(started) creates or converges the container and makes sure it runs.
+      - V(stopped) converges it and makes sure it does not run.
+      - V(absent) removes it, and its own network when nothing else uses it.
+    type: str
+    default: started
+    choices: [started, stopped, absent]
+  pull:
+    description: V(missing) pulls the image only when it is not on the engine; V(always) pulls every run; V(never) fails when it is missing.
+    type: str
+    default: missing
+    choices: [missing, always, never]
+  grace_period:
+    description: Seconds a new or restarted container must keep running before the change is kept.
+    type: float
+    default: 3
+  healthy_timeout:
+    description: Seconds to wait, at most, for a container with a healthcheck to become healthy.
+    type: float
+    default: 60
+'''
+
+EXAMPLES = r'''
+- name: Run the web front end, hardened
+  containment.docker.secure_container:
+    name: web
+    image: containment-demo/doggos:1
+    user: "1501:1501"
+    memory: 64m
+    cpus: 0.5
+    ports:
+      - 127.0.0.1:8080:8080
+
+- name: A service that must bind port 80 inside the container
+  containment.docker.secure_container:
+    name: edge
+    image: containment-test/web:1
+    user: "1502:1502"
+    memory: 128m
+    cpus: 1
+    command: [httpd, -f, -p, "80", -h, /www]
+    cap_add: [NET_BIND_SERVICE]
+    exceptions:
+      cap_drop_all: NET_BIND_SERVICE so the legacy client can keep using port 80
+    tmpfs:
+      - path: /tmp
+        size: 16m
+    ports:
+      - 127.0.0.1:8081:80
+    healthcheck:
+      test: wget -q -O /dev/null http://127.0.0.1:80/ || exit 1
+      interval: 5s
+
+- name: Remove it again
+  containment.docker.secure_container:
+    name: edge
+    image: containment-test/web:1
+    user: "1502:1502"
+    memory: 128m
+    cpus: 1
+    state: absent
+'''
+
+RETURN = r'''
+container:
+  description: The container after the run (before it, in check mode). Empty when absent.
+  returned: always
+  type: dict
+  sample: {id: 4f0c..., name: web, image: "containment-demo/doggos:1", image_id: "sha256:9b1e...", status: running, health: null}
+action:
+  description: What was done, or would be done in check mode.
+  returned: always
+  type: str
+  sample: recreate
+reasons:
+  description: Why the action was needed, for example the fields that drifted.
+  returned: always
+  type: list
+  elements: str
+  sample: ["memory differs: live '1g', wanted '64m'"]
+actions:
+  description: The steps taken against the engine, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["stopped old container 4f0c2b1a9e3d", "created 9a8b7c6d5e4f", "started 9a8b7c6d5e4f", "removed old container 4f0c2b1a9e3d"]
+findings:
+  description: The policy controls evaluated on the container (the planned one in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{control: non_root_user, tier: floor, status: pass, message: runs as a numeric non-root UID:GID,
+            evidence: {"Config.User": "1501:1501"}, cis: "4.1", pss: "runAsNonRoot, runAsUser, runAsGroup"}]
+failure:
+  description: When a new container did not stay up, its exit code, status, health and last log lines.
+  returned: on failure of a new container
+  type: dict
+  sample: {exit_code: 3, status: exited, health: null, logs: ["config file missing"]}
+problems:
+  description: When the spec is refused, one entry per breach with service, field, rule, message and fix.
+  returned: on refusal
+  type: list
+  elements: dict
+'''
+
+from ansible_collections.containment.docker.plugins.module_utils import _module
+from ansible_collections.containment.docker.plugins.module_utils._spec import OPERATION_OPTIONS, SERVICE_OPTIONS
+
+
+def main():
+    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS))
+    raw = dict((k, v) for k, v in module.params.items() if k in SERVICE_OPTIONS or k in OPERATION_OPTIONS)
+    results, _pruned = _module.converge(module, [raw])
+    result = results[0]
+    output = dict(changed=result['changed'], container=result['container'], action=result['action'],
+                  reasons=result['reasons'], actions=result.get('steps', []), findings=result['findings'])
+    if module._diff:
+        output['diff'] = result['diff']
+    if result.get('failed'):
+        module.fail_json(msg=result['msg'], failure=result.get('failure'), **output)
+    module.exit_json(**output)
+
+
+if __name__ == '__main__':
+    main()
