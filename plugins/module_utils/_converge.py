@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
@@ -20,10 +21,6 @@ from ansible_collections.containment.docker.plugins.module_utils._engine import 
 
 PREVIOUS_SUFFIX = '__previous'
 PARALLEL_CALLS = 4
-
-
-class ConvergeError(Exception):
-    pass
 
 
 def _failed_controls(findings):
@@ -188,15 +185,10 @@ class Converger(object):
                                    'container': container_view(inspect),
                                    'diff': _spec.diff_view(None, None, inspect)})
 
-        if not self.check_mode:
-            needed_networks = sorted(set(n for spec, ops, plan in plans if plan['action'] in ('create', 'recreate')
-                                         for n in spec['networks']))
-            self.engine.ensure_networks(needed_networks)
-            with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
-                outcomes = list(pool.map(lambda item: self._execute(item[0], item[1], item[2], live, ctx), plans))
-                list(pool.map(self._prune, pruned))
-        else:
+        if self.check_mode:
             outcomes = [self._planned(spec, plan, live, ctx) for spec, ops, plan in plans]
+        else:
+            outcomes = self._execute(plans, pruned, live, ctx)
 
         for (spec, ops, plan), outcome in zip(plans, outcomes):
             result = {'name': spec['name'], 'action': plan['action'], 'reasons': plan['reasons'],
@@ -228,72 +220,95 @@ class Converger(object):
         return {'container': container_view(live.get(spec['name'])), 'failed': False,
                 'findings': policy.evaluate(subject, ctx) if subject else []}
 
-    def _execute(self, spec, ops, plan, live, ctx):
-        action = plan['action']
-        old = live.get(spec['name'])
-        outcome = {'failed': False, 'steps': []}
+    def _execute(self, plans, pruned, live, ctx):
+        """Run the plans: engine calls a few at a time, then one shared watch of every container
+        that was started (so grace periods overlap), then keep or roll back each."""
+        jobs = [_Job(spec, ops, plan, live.get(spec['name'])) for spec, ops, plan in plans]
+        self.engine.ensure_networks(sorted(set(n for job in jobs if job.action in ('create', 'recreate')
+                                               for n in job.spec['networks'])))
+        with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
+            list(pool.map(self._begin, jobs))
+            list(pool.map(self._prune, pruned))
+            self._watch([job for job in jobs if job.watch])
+            list(pool.map(self._finish, jobs))
+        outcomes = []
+        for job in jobs:
+            current = job.old if job.action == 'none' else self.engine.inspect_container(job.spec['name'])
+            outcome = {'failed': job.failure is not None, 'steps': job.steps, 'container': container_view(current),
+                       'findings': policy.evaluate(current, ctx) if current else []}
+            outcome.update(job.failure or {})
+            outcomes.append(outcome)
+        return outcomes
+
+    def _begin(self, job):
+        spec, old = job.spec, job.old
         try:
-            if action == 'remove':
+            if job.action == 'remove':
                 self.engine.remove(old['Id'])
-                outcome['steps'].append('removed')
+                job.steps.append('removed')
                 if spec['networks'] == [_spec.DEFAULT_NETWORK_PREFIX + spec['name']]:
                     if self.engine.remove_network_if_unused(spec['networks'][0]):
-                        outcome['steps'].append('removed network %s' % spec['networks'][0])
-                outcome['container'] = {}
-                outcome['findings'] = []
-                return outcome
-            if action == 'start':
+                        job.steps.append('removed network %s' % spec['networks'][0])
+            elif job.action == 'stop':
+                self.engine.stop(old['Id'], spec['stop_timeout'])
+                job.steps.append('stopped')
+            elif job.action == 'start':
                 self.engine.start(old['Id'])
-                outcome['steps'].append('started')
-                ok, state = self.engine.wait_running(old['Id'], ops['grace_period'], ops['healthy_timeout'])
-                if not ok:
-                    outcome.update(self._failure(old['Id'], state, 'started container did not stay up'))
-            elif action == 'stop':
-                self.engine.stop(old['Id'], spec['stop_timeout'])
-                outcome['steps'].append('stopped')
-            elif action in ('create', 'recreate'):
-                self._replace(spec, ops, plan, old, outcome)
+                job.steps.append('started')
+                job.watch = old['Id']
+            elif job.action in ('create', 'recreate'):
+                if old is not None:
+                    if job.was_running:
+                        self.engine.stop(old['Id'], spec['stop_timeout'])
+                        job.steps.append('stopped old container %s' % old['Id'][:12])
+                    self.engine.rename(old['Id'], spec['name'] + PREVIOUS_SUFFIX)
+                job.new_id = self.engine.create(job.plan['desired'])
+                job.steps.append('created %s' % job.new_id[:12])
+                if job.ops['state'] == 'started':
+                    self.engine.start(job.new_id)
+                    job.steps.append('started %s' % job.new_id[:12])
+                    job.watch = job.new_id
         except EngineError as exc:
-            outcome.update({'failed': True, 'msg': '%s: %s' % (spec['name'], exc)})
-        current = old if action == 'none' else self.engine.inspect_container(spec['name'])
-        outcome['container'] = container_view(current)
-        outcome['findings'] = policy.evaluate(current, ctx) if current else []
-        return outcome
+            job.failure = {'msg': '%s: %s' % (spec['name'], exc)}
+            job.watch = None
 
-    def _replace(self, spec, ops, plan, old, outcome):
-        """Safe replace: keep the old container aside until the new one proved itself."""
-        was_running = bool(old and (old.get('State') or {}).get('Running'))
-        if old is not None:
-            if was_running:
-                self.engine.stop(old['Id'], spec['stop_timeout'])
-                outcome['steps'].append('stopped old container %s' % old['Id'][:12])
-            self.engine.rename(old['Id'], spec['name'] + PREVIOUS_SUFFIX)
-        new_id = None
-        try:
-            new_id = self.engine.create(plan['desired'])
-            outcome['steps'].append('created %s' % new_id[:12])
-            if ops['state'] == 'started':
-                self.engine.start(new_id)
-                outcome['steps'].append('started %s' % new_id[:12])
-                ok, state = self.engine.wait_running(new_id, ops['grace_period'], ops['healthy_timeout'])
-                if not ok:
-                    raise _Unhealthy(new_id, state)
-        except (EngineError, _Unhealthy) as exc:
-            failure = self._failure(new_id, exc.state, 'new container did not stay up') if isinstance(exc, _Unhealthy) \
-                else {'failed': True, 'msg': '%s: %s' % (spec['name'], exc)}
-            if new_id:
-                self.engine.remove(new_id)
-            if old is not None:
-                self.engine.rename(old['Id'], spec['name'])
-                if was_running:
-                    self.engine.start(old['Id'])
-                outcome['steps'].append('rolled back to %s' % old['Id'][:12])
-                failure['msg'] += '; rolled back to the previous container %s' % old['Id'][:12]
-            outcome.update(failure)
+    def _watch(self, jobs):
+        """Poll every started container until each is judged up or down."""
+        began = time.monotonic()
+        pending = list(jobs)
+        while pending:
+            elapsed = time.monotonic() - began
+            for job in list(pending):
+                inspect = self.engine.inspect_container(job.watch)
+                job.state = (inspect or {}).get('State') or {}
+                verdict = judge_start(job.state, elapsed, job.ops['grace_period'], job.ops['healthy_timeout'])
+                if verdict != 'wait':
+                    pending.remove(job)
+                    if verdict == 'down':
+                        job.failure = self._failure(job.watch, job.state, '%s: the %s container did not stay up' % (
+                            job.spec['name'], 'new' if job.new_id else 'started'))
+            if pending:
+                time.sleep(0.2)
+
+    def _finish(self, job):
+        """Keep a proven replacement (drop the old container) or roll back to the old one."""
+        old = job.old
+        if job.action not in ('create', 'recreate'):
             return
+        if job.failure is None:
+            if old is not None:
+                self.engine.remove(old['Id'])
+                job.steps.append('removed old container %s' % old['Id'][:12])
+            return
+        if job.new_id:
+            self.engine.remove(job.new_id)
+            job.steps.append('removed failed container %s' % job.new_id[:12])
         if old is not None:
-            self.engine.remove(old['Id'])
-            outcome['steps'].append('removed old container %s' % old['Id'][:12])
+            self.engine.rename(old['Id'], job.spec['name'])
+            if job.was_running:
+                self.engine.start(old['Id'])
+            job.steps.append('rolled back to %s' % old['Id'][:12])
+            job.failure['msg'] += '; rolled back to the previous container %s' % old['Id'][:12]
 
     def _failure(self, container_id, state, what):
         state = state or {}
@@ -307,8 +322,30 @@ class Converger(object):
         return {'failed': True, 'msg': msg, 'failure': detail}
 
 
-class _Unhealthy(Exception):
-    def __init__(self, container_id, state):
-        super(_Unhealthy, self).__init__('unhealthy')
-        self.container_id = container_id
-        self.state = state
+class _Job(object):
+    """One service's execution: its plan, the engine steps taken and how it ended."""
+
+    def __init__(self, spec, ops, plan, old):
+        self.spec, self.ops, self.plan, self.old = spec, ops, plan, old
+        self.action = plan['action']
+        self.was_running = bool(old and (old.get('State') or {}).get('Running'))
+        self.steps = []
+        self.new_id = None
+        self.watch = None
+        self.state = None
+        self.failure = None
+
+
+def judge_start(state, elapsed, grace_period, healthy_timeout):
+    """'up', 'down' or 'wait' for a container started `elapsed` seconds ago. Pure.
+
+    Up: still running after the grace period and, with a healthcheck, healthy.
+    Down: exited, restarting (it crashed), unhealthy, or not healthy in time."""
+    health = (state.get('Health') or {}).get('Status')
+    if not state.get('Running') or state.get('Restarting') or health == 'unhealthy':
+        return 'down'
+    if elapsed >= grace_period and health in (None, 'healthy'):
+        return 'up'
+    if elapsed >= max(grace_period, healthy_timeout):
+        return 'down'
+    return 'wait'

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import time
 import traceback
 
 try:
@@ -182,25 +181,6 @@ class Engine(object):
 
     def rename(self, container_id, name):
         self.api.rename(container_id, name)
-
-    def wait_running(self, container_id, grace_period, healthy_timeout):
-        """Watch a started container: it must keep running for grace_period seconds and, if it has
-        a healthcheck, be healthy by then (waiting up to healthy_timeout). Returns (ok, state)."""
-        start = time.monotonic()
-        while True:
-            inspect = self.inspect_container(container_id)
-            state = (inspect or {}).get('State') or {}
-            health = (state.get('Health') or {}).get('Status')
-            elapsed = time.monotonic() - start
-            if not state.get('Running') or state.get('Restarting'):
-                return False, state
-            if health == 'unhealthy':
-                return False, state
-            if elapsed >= grace_period and health in (None, 'healthy'):
-                return True, state
-            if elapsed >= max(grace_period, healthy_timeout):
-                return False, state
-            time.sleep(0.2)
 
 
 def _split_ref(ref):
