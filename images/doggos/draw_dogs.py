@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Draw the rando-doggos pictures: small cartoon dogs made of SVG shapes.
 
     python3 images/doggos/draw_dogs.py OUTDIR
