@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
 import re
 
 POLICY_VERSION = '1'
@@ -41,10 +43,12 @@ SENSITIVE_HOST_PATHS = ('/', '/boot', '/dev', '/etc', '/lib', '/proc', '/sys', '
 DOCKER_SOCKETS = ('/var/run/docker.sock', '/run/docker.sock')
 FORBIDDEN_CAPS = ('ALL', 'SYS_ADMIN')
 UNCONFINED_SECURITY_OPTS = ('seccomp=unconfined', 'apparmor=unconfined', 'label=disable', 'systempaths=unconfined')
-UNBOUND_HOST_IPS = ('', '0.0.0.0', '::', '[::]')
 MIN_MEMORY = 6 * 1024 * 1024
 
 _NUMERIC_USER = re.compile(r'^(\d+):(\d+)$')
+_LEADING_NUMBER = re.compile(r'^\s*(\d+(?:\.\d*)?)')
+# A later flag undoes its opposite, as in mount(8): 'noexec,exec' mounts exec.
+_OPPOSITE_FLAGS = {'exec': 'noexec', 'noexec': 'exec', 'suid': 'nosuid', 'nosuid': 'suid', 'dev': 'nodev', 'nodev': 'dev'}
 
 
 # ---------------------------------------------------------------- helpers over inspect
@@ -96,7 +100,7 @@ def no_new_privileges_state(security_opts):
 
 
 def parse_tmpfs_options(options):
-    """'rw,noexec,size=64m' -> {'rw': True, 'noexec': True, 'size': '64m'}."""
+    """'rw,noexec,size=64m' -> {'rw': True, 'noexec': True, 'size': '64m'}; 'noexec,exec' -> {'exec': True}."""
     result = {}
     for part in str(options or '').split(','):
         part = part.strip()
@@ -106,13 +110,32 @@ def parse_tmpfs_options(options):
             key, value = part.split('=', 1)
             result[key.strip()] = value.strip()
         else:
+            result.pop(_OPPOSITE_FLAGS.get(part), None)
             result[part] = True
     return result
 
 
+def clean_path(path):
+    """'/var//run/', '/srv/../var/run' -> '/var/run': the path the kernel mounts."""
+    return posixpath.normpath('/' + str(path or '').strip('/'))
+
+
+def is_unbound_host_ip(ip):
+    """'', '0.0.0.0', '::', '[::]', '::0' and any other spelling of 'every address'.
+    An address that does not parse is not an explicit address either."""
+    text = str(ip or '').strip().strip('[]')
+    if not text:
+        return True
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return True
+    mapped = getattr(address, 'ipv4_mapped', None)
+    return address.is_unspecified or bool(mapped and mapped.is_unspecified)
+
+
 def is_under(path, parent):
-    path = '/' + path.strip('/')
-    parent = '/' + parent.strip('/')
+    path, parent = clean_path(path), clean_path(parent)
     return parent == '/' or path == parent or path.startswith(parent + '/')
 
 
@@ -139,7 +162,7 @@ def mounts_of(inspect):
 def is_docker_socket_path(path):
     if not path:
         return False
-    path = '/' + str(path).strip('/')
+    path = clean_path(path)
     if path.endswith('docker.sock'):
         return True
     return any(is_under(sock, path) for sock in DOCKER_SOCKETS)
@@ -147,7 +170,7 @@ def is_docker_socket_path(path):
 
 def rw_binds_allowed(inspect):
     value = labels_of(inspect).get(LABEL_RW_BINDS, '')
-    return {p for p in value.split(',') if p}
+    return {clean_path(p) for p in value.split(',') if p.strip()}
 
 
 # ---------------------------------------------------------------- the checks
@@ -217,8 +240,9 @@ def _check_tmpfs_hardened(inspect, ctx):
     for path in sorted(tmpfs):
         opts = parse_tmpfs_options(tmpfs[path])
         missing = [flag for flag in ('nosuid', 'nodev') if flag not in opts]
-        if 'size' not in opts:
-            missing.append('size')
+        size = _LEADING_NUMBER.match(str(opts.get('size', '')))
+        if not size or float(size.group(1)) <= 0:
+            missing.append('size')  # size=0 is no limit at all
         if 'mode' not in opts:
             missing.append('mode')
         if 'noexec' not in opts and not labels.get(LABEL_TMPFS_EXEC + path, '').strip():
@@ -320,9 +344,9 @@ def _check_no_sensitive_mounts(inspect, ctx):
             continue
         source, target = mount.get('Source', ''), mount.get('Destination', '')
         evidence.append('%s:%s:%s' % (source, target, 'rw' if mount.get('RW') else 'ro'))
-        if any(is_under(source, p) for p in SENSITIVE_HOST_PATHS if p != '/') or source.rstrip('/') == '':
+        if any(is_under(source, p) for p in SENSITIVE_HOST_PATHS if p != '/') or clean_path(source) == '/':
             problems.append('bind mount of sensitive host path %s' % source)
-        if mount.get('RW') and target not in allowed_rw:
+        if mount.get('RW') and clean_path(target) not in allowed_rw:
             problems.append('bind mount %s:%s is read-write' % (source, target))
         if str(mount.get('Propagation') or '').lower() in ('shared', 'rshared'):
             problems.append('bind mount %s has %s propagation' % (source, mount.get('Propagation')))
@@ -351,7 +375,7 @@ def _check_ports_bound(inspect, ctx):
         for binding in bindings[port] or []:
             ip, hport = str(binding.get('HostIp') or ''), str(binding.get('HostPort') or '')
             evidence.append('%s:%s->%s' % (ip, hport, port))
-            if ip in UNBOUND_HOST_IPS:
+            if is_unbound_host_ip(ip):
                 problems.append('port %s is published on all addresses (host IP %r)' % (port, ip))
             elif hport.isdigit() and 0 < int(hport) < 1024:
                 problems.append('?host port %s is below 1024' % hport)
@@ -376,10 +400,12 @@ def _check_unique_uid(inspect, ctx):
     if owners is None or not match:
         return [], {}
     service = labels_of(inspect).get(LABEL_SERVICE) or inspect.get('Name', '').lstrip('/')
-    others = sorted(s for s in owners.get(match.group(1), ()) if s != service)
+    uid = int(match.group(1))  # '01500' is uid 1500
+    others = sorted(set(s for key, services in owners.items() if str(key).strip().isdigit() and int(key) == uid
+                        for s in services if s != service))
     evidence = {'Config.User': _config(inspect).get('User'), 'shared_with': others}
     if others:
-        return ['uid %s is also used by %s' % (match.group(1), ', '.join(others))], evidence
+        return ['uid %d is also used by %s' % (uid, ', '.join(others))], evidence
     return [], evidence
 
 
@@ -443,7 +469,7 @@ CONTROLS = (
     Control('no_swap', BASELINE, 'memory_swap', '5.11', '-',
             'cannot swap beyond its memory limit', 'leave memory_swap unset (it then equals memory)',
             _check_no_swap),
-    Control('no_host_namespaces', BASELINE, 'network_mode', '5.10, 5.16, 5.17, 5.21, 5.31', 'host namespaces',
+    Control('no_host_namespaces', BASELINE, 'network_mode, pid_mode', '5.10, 5.16, 5.17, 5.21, 5.31', 'host namespaces',
             'shares no namespace with the host', 'do not use host network, pid, ipc, uts or userns modes',
             _check_no_host_namespaces),
     Control('security_profiles', BASELINE, 'security_opts', '5.2, 5.3, 5.22', 'seccomp, AppArmor, SELinux, procMount',
