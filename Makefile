@@ -1,0 +1,130 @@
+# containment.docker - development and CI entry points. See docs/development.md.
+#
+#   make test     venv + engine + images + unit + integration + molecule (what .ci/run runs)
+#   make lint     ansible-lint and ansible-test sanity (separate: slower, needs PyPI on first run)
+#   make demo     scripts/demo
+#
+# Everything runs against the collection as installed: scripts/collection-path
+# links this checkout in as <dir>/ansible_collections/containment/docker and
+# <dir> goes into ANSIBLE_COLLECTIONS_PATH and PYTHONPATH.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+COLLECTIONS_PATH := $(shell scripts/collection-path)
+ifeq ($(COLLECTIONS_PATH),)
+$(error scripts/collection-path failed)
+endif
+
+export PATH := $(VENV_BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_PATH)
+export PYTHONPATH := $(COLLECTIONS_PATH)$(if $(PYTHONPATH),:$(PYTHONPATH))
+ifdef CI
+# plain logs in CI
+export NO_COLOR := 1
+export PY_COLORS := 0
+export ANSIBLE_NOCOLOR := 1
+endif
+
+# This machine's pip configuration names local wheel folders that may not
+# exist; pip warns once per package. Keep real errors, drop that noise.
+PIP_NOISE := is ignored: it is neither a file nor a directory
+
+.PHONY: help venv engine images unit integration molecule lint ansible-lint sanity test demo \
+        fleet-up fleet-down fleet-status collection-path clean distclean
+
+help:
+	@echo "make venv         .venv with requirements-test.txt (re-run when requirements change)"
+	@echo "make engine       make sure a Docker engine answers (scripts/ensure-docker)"
+	@echo "make images       build the local test/demo images (scripts/build-images)"
+	@echo "make unit         pytest tests/unit (no engine needed)"
+	@echo "make integration  pytest tests/integration (engine + images)"
+	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
+	@echo "make test         venv engine images unit integration molecule  (= .ci/run)"
+	@echo "make lint         ansible-lint + ansible-test sanity"
+	@echo "make demo         scripts/demo"
+	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
+	@echo "collections path: $(COLLECTIONS_PATH)"
+
+# --- environment ---------------------------------------------------------------
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-test.txt
+	@echo ">>> creating $(VENV) and installing requirements-test.txt"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install -q -r requirements-test.txt 2>&1 | { grep -v '$(PIP_NOISE)' || true; }
+	@touch $@
+
+engine:
+	@scripts/ensure-docker
+
+images: engine
+	@scripts/build-images
+
+collection-path:
+	@echo $(COLLECTIONS_PATH)
+
+# --- tests ------------------------------------------------------------------------
+
+unit: venv
+	@echo ">>> unit tests"
+	@scripts/run-pytest tests/unit
+
+integration: venv engine images
+	@echo ">>> integration tests"
+	@scripts/run-pytest tests/integration
+
+molecule: venv engine images
+	@if compgen -G 'molecule/*/molecule.yml' >/dev/null; then \
+		echo ">>> molecule test --all"; \
+		molecule test --all; \
+	else \
+		echo "================ SKIPPED: no molecule scenarios (molecule/*/molecule.yml) yet ================"; \
+	fi
+
+test: venv engine images unit integration molecule
+
+# --- lint -------------------------------------------------------------------------
+
+lint: ansible-lint sanity
+
+ansible-lint: venv
+	@echo ">>> ansible-lint"
+	@ansible-lint
+
+sanity: venv
+	@echo ">>> ansible-test sanity"
+	@scripts/sanity
+
+# --- demo and fleet ---------------------------------------------------------------
+
+demo: venv engine images
+	@if [[ -x scripts/demo ]]; then scripts/demo; \
+	else echo "make demo: scripts/demo does not exist yet" >&2; exit 1; fi
+
+N ?= 3
+fleet-up: images
+	@tests/fleet/fleet.sh up $(N)
+
+fleet-down:
+	@tests/fleet/fleet.sh down
+
+fleet-status:
+	@tests/fleet/fleet.sh status
+
+# --- housekeeping -----------------------------------------------------------------
+
+clean:
+	rm -rf .pytest_cache tests/output .cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(COLLECTIONS_PATH)
