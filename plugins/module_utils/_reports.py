@@ -1,0 +1,390 @@
+# -*- coding: utf-8 -*-
+# Copyright: containment.docker contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Private to the containment.docker collection: no compatibility promise outside it.
+#
+# Audit reports, rendered on the controller (the filter plugins in plugins/filter/audit.py
+# are thin wrappers). combine() turns the results of secure_container_audit on many hosts
+# into one report (the JSON report, shape in REPORT_SCHEMA); to_junit(), to_sarif() and
+# to_html() render that report. All pure: strings and dicts in, strings and dicts out.
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+
+from ansible_collections.containment.docker.plugins.module_utils import _audit
+from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
+
+REPORT_FORMAT = 'containment.docker/audit-report'
+REPORT_FORMAT_VERSION = 1
+TOOL_NAME = 'containment.docker.secure_container_audit'
+TOOL_URI = 'https://github.com/containment/docker'
+SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json'
+
+HOST_OK = 'ok'
+HOST_UNREACHABLE = 'unreachable'
+
+_STATUS_ENUM = list(policy.STATUSES)
+_COUNTS_SCHEMA = {'type': 'object', 'required': _STATUS_ENUM, 'additionalProperties': False,
+                  'properties': dict((s, {'type': 'integer', 'minimum': 0}) for s in policy.STATUSES)}
+_STR = {'type': 'string'}
+
+# The documented shape of the JSON report (report.json), as a JSON schema (draft 7).
+REPORT_SCHEMA = {
+    '$schema': 'http://json-schema.org/draft-07/schema#',
+    'title': 'containment.docker audit report',
+    'type': 'object',
+    'required': ['format', 'format_version', 'generated_at', 'policy_version', 'passed', 'controls',
+                 'hosts', 'findings', 'summary'],
+    'additionalProperties': False,
+    'properties': {
+        'format': {'const': REPORT_FORMAT},
+        'format_version': {'const': REPORT_FORMAT_VERSION},
+        'generated_at': {'type': ['string', 'null']},
+        'policy_version': _STR,
+        'passed': {'type': 'boolean', 'description': 'no control fails and every host was audited'},
+        'controls': {'type': 'array', 'items': {
+            'type': 'object', 'required': ['id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix'],
+            'properties': {'id': _STR, 'tier': {'enum': [policy.FLOOR, policy.BASELINE, policy.ADVISORY]},
+                           'field': _STR, 'cis': _STR, 'pss': _STR, 'summary': _STR, 'fix': _STR}}},
+        'hosts': {'type': 'array', 'items': {
+            'type': 'object', 'required': ['host', 'status', 'error', 'engine', 'containers'],
+            'additionalProperties': False,
+            'properties': {
+                'host': _STR,
+                'status': {'enum': [HOST_OK, HOST_UNREACHABLE]},
+                'error': {'type': ['string', 'null']},
+                'engine': {'type': ['object', 'null']},
+                'containers': {'type': 'array', 'items': {
+                    'type': 'object',
+                    'required': ['name', 'id', 'image', 'state', 'service', 'managed', 'status', 'counts',
+                                 'failing_controls'],
+                    'properties': {'name': _STR, 'id': _STR, 'image': _STR, 'image_id': _STR, 'state': _STR,
+                                   'service': _STR, 'managed': {'type': 'boolean'}, 'status': {'enum': _STATUS_ENUM},
+                                   'counts': _COUNTS_SCHEMA,
+                                   'failing_controls': {'type': 'array', 'items': _STR}}}}}}},
+        'findings': {'type': 'array', 'items': {
+            'type': 'object',
+            'required': ['host', 'container', 'container_id', 'image', 'control', 'tier', 'status', 'message',
+                         'evidence', 'reason', 'cis', 'pss', 'fix'],
+            'properties': {'host': _STR, 'container': _STR, 'container_id': _STR, 'image': _STR, 'control': _STR,
+                           'tier': _STR, 'status': {'enum': _STATUS_ENUM}, 'message': _STR,
+                           'evidence': {'type': 'object'}, 'reason': {'type': ['string', 'null']},
+                           'cis': _STR, 'pss': _STR, 'fix': _STR}}},
+        'summary': {
+            'type': 'object',
+            'required': ['hosts', 'unreachable_hosts', 'containers', 'by_status', 'by_control', 'failing_containers'],
+            'additionalProperties': False,
+            'properties': {
+                'hosts': {'type': 'integer', 'minimum': 0},
+                'unreachable_hosts': {'type': 'array', 'items': _STR},
+                'containers': {'type': 'integer', 'minimum': 0},
+                'by_status': _COUNTS_SCHEMA,
+                'by_control': {'type': 'object', 'additionalProperties': _COUNTS_SCHEMA},
+                'failing_containers': {'type': 'array', 'items': _STR,
+                                       'description': "'HOST/CONTAINER' of each container that fails a control"}}},
+    },
+}
+
+
+# ---------------------------------------------------------------- one combined report
+
+def _host_entry(host, result):
+    """A host's part of the report from its registered secure_container_audit result."""
+    result = result if isinstance(result, dict) else {}
+    if result.get('unreachable') or result.get('failed') or result.get('skipped') or 'findings' not in result:
+        error = result.get('msg') or ('the host was skipped' if result.get('skipped') else 'no audit result')
+        return {'host': host, 'status': HOST_UNREACHABLE, 'error': str(error), 'engine': result.get('engine'),
+                'containers': []}, []
+    findings = [dict(f, host=host) for f in result['findings']]
+    return {'host': host, 'status': HOST_OK, 'error': None, 'engine': result.get('engine'),
+            'containers': list(result.get('containers') or [])}, findings
+
+
+def combine(results, generated_at=None):
+    """One report over {host: registered result}; a host whose result is missing, failed or
+    unreachable is listed as unreachable with the error, and the others are reported as usual."""
+    hosts, findings = [], []
+    for host in sorted(results):
+        entry, own = _host_entry(str(host), results[host])
+        hosts.append(entry)
+        findings.extend(own)
+    containers = [dict(c, name='%s/%s' % (h['host'], c['name'])) for h in hosts for c in h['containers']]
+    summary = _audit.summarize(containers, findings)
+    summary['hosts'] = len(hosts)
+    summary['unreachable_hosts'] = [h['host'] for h in hosts if h['status'] != HOST_OK]
+    return {
+        'format': REPORT_FORMAT,
+        'format_version': REPORT_FORMAT_VERSION,
+        'generated_at': generated_at,
+        'policy_version': policy.POLICY_VERSION,
+        'passed': not summary['by_status'][policy.FAIL] and not summary['unreachable_hosts'],
+        'controls': [c.as_dict() for c in policy.CONTROLS],
+        'hosts': hosts,
+        'findings': findings,
+        'summary': summary,
+    }
+
+
+def evidence_text(evidence):
+    """Evidence as 'Field: value' lines, values in JSON so null/[]/'' stay distinguishable."""
+    return '\n'.join('%s: %s' % (key, json.dumps(value, sort_keys=True, default=str))
+                     for key, value in sorted((evidence or {}).items()))
+
+
+def references(finding_or_control):
+    return 'CIS Docker 1.6: %s; Kubernetes PSS restricted: %s' % (finding_or_control['cis'], finding_or_control['pss'])
+
+
+# ---------------------------------------------------------------- JUnit XML
+
+_XML_INVALID = re.compile(u'[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd]')
+
+
+def _x(text):
+    """Text safe for XML 1.0 (control characters cannot be escaped, only dropped)."""
+    return _XML_INVALID.sub('?', str(text))
+
+
+def _suite(parent, name, host, cases, counts):
+    suite = ET.SubElement(parent, 'testsuite', name=_x(name), hostname=_x(host), tests=str(cases),
+                          failures=str(counts[0]), errors=str(counts[1]), skipped=str(counts[2]), time='0')
+    return suite
+
+
+def to_junit(report):
+    """JUnit XML: a testsuite per host/container, a testcase per control. fail -> <failure> with the
+    evidence, excepted -> <skipped> with the reason, warn -> passes with the message in <system-out>;
+    an unreachable host is a suite with one <error> case."""
+    root = ET.Element('testsuites', name='containment.docker audit')
+    by_container = {}
+    for finding in report['findings']:
+        by_container.setdefault((finding['host'], finding['container']), []).append(finding)
+    totals = [0, 0, 0, 0]  # tests, failures, errors, skipped
+    for host in report['hosts']:
+        if host['status'] != HOST_OK:
+            suite = _suite(root, host['host'], host['host'], 1, (0, 1, 0))
+            case = ET.SubElement(suite, 'testcase', classname=_x(host['host']), name='engine reachable', time='0')
+            ET.SubElement(case, 'error', type=HOST_UNREACHABLE, message=_x(host['error'])).text = _x(host['error'])
+            totals[0] += 1
+            totals[2] += 1
+            continue
+        for container in host['containers']:
+            label = '%s/%s' % (host['host'], container['name'])
+            findings = by_container.get((host['host'], container['name']), [])
+            counts = policy.summarize(findings)
+            suite = _suite(root, label, host['host'], len(findings), (counts[policy.FAIL], 0, counts[policy.EXCEPTED]))
+            props = ET.SubElement(suite, 'properties')
+            for key in ('id', 'image', 'state', 'service'):
+                ET.SubElement(props, 'property', name=key, value=_x(container.get(key, '')))
+            for finding in findings:
+                case = ET.SubElement(suite, 'testcase', classname=_x(label), name=_x(finding['control']), time='0')
+                detail = '%s\n%s\nFix: %s\n%s' % (finding['message'], evidence_text(finding['evidence']),
+                                                  finding['fix'], references(finding))
+                if finding['status'] == policy.FAIL:
+                    ET.SubElement(case, 'failure', type='%s control failed' % finding['tier'],
+                                  message=_x(finding['message'])).text = _x(detail)
+                elif finding['status'] == policy.EXCEPTED:
+                    ET.SubElement(case, 'skipped', message=_x('excepted: %s' % finding['reason']))
+                elif finding['status'] == policy.WARN:
+                    ET.SubElement(case, 'system-out').text = _x('warn: ' + detail)
+            totals[0] += len(findings)
+            totals[1] += counts[policy.FAIL]
+            totals[3] += counts[policy.EXCEPTED]
+    for key, value in zip(('tests', 'failures', 'errors', 'skipped'), totals):
+        root.set(key, str(value))
+    root.set('time', '0')
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding='unicode') + '\n'
+
+
+# ---------------------------------------------------------------- SARIF 2.1.0
+
+_SARIF_LEVEL = {policy.FAIL: 'error', policy.EXCEPTED: 'error', policy.WARN: 'note'}
+
+
+def _rule_name(control_id):
+    return ''.join(part.capitalize() for part in control_id.split('_'))
+
+
+def _rule(control):
+    level = 'note' if control['tier'] == policy.ADVISORY else 'error'
+    tags = ['security', 'containment', control['tier']]
+    tags += ['CIS-Docker-1.6-%s' % ref.strip() for ref in control['cis'].split(',') if ref.strip() not in ('', '-')]
+    return {
+        'id': control['id'],
+        'name': _rule_name(control['id']),
+        'shortDescription': {'text': control['summary']},
+        'fullDescription': {'text': '%s (%s control). %s.' % (control['summary'], control['tier'], references(control))},
+        'help': {'text': 'Fix: %s' % control['fix']},
+        'defaultConfiguration': {'level': level},
+        'properties': {'tier': control['tier'], 'cis': control['cis'], 'pss': control['pss'],
+                       'field': control['field'], 'tags': tags},
+    }
+
+
+def to_sarif(report):
+    """SARIF 2.1.0: rules are the controls (with CIS/PSS properties); a result per failing control
+    (level error), per excepted control (suppressed, with the reason as justification) and per
+    warning (level note); locations are logical: host, and container inside it."""
+    controls = report['controls']
+    rule_index = dict((c['id'], i) for i, c in enumerate(controls))
+    locations, location_index = [], {}
+    for host in report['hosts']:
+        location_index[host['host']] = len(locations)
+        locations.append({'name': host['host'], 'fullyQualifiedName': host['host'], 'kind': 'host'})
+        for container in host['containers']:
+            qualified = '%s/%s' % (host['host'], container['name'])
+            location_index[qualified] = len(locations)
+            locations.append({'name': container['name'], 'fullyQualifiedName': qualified, 'kind': 'container',
+                              'parentIndex': location_index[host['host']]})
+    results = []
+    for finding in report['findings']:
+        if finding['status'] == policy.PASS:
+            continue
+        qualified = '%s/%s' % (finding['host'], finding['container'])
+        result = {
+            'ruleId': finding['control'],
+            'ruleIndex': rule_index[finding['control']],
+            'level': _SARIF_LEVEL[finding['status']],
+            'message': {'text': '%s: %s' % (qualified, finding['message'])},
+            'locations': [{'logicalLocations': [{'index': location_index[qualified], 'name': finding['container'],
+                                                 'fullyQualifiedName': qualified, 'kind': 'container'}]}],
+            'partialFingerprints': {'containmentFinding/v1': '%s/%s' % (qualified, finding['control'])},
+            'properties': {'status': finding['status'], 'host': finding['host'], 'container': finding['container'],
+                           'containerId': finding['container_id'], 'image': finding['image'],
+                           'evidence': finding['evidence'], 'fix': finding['fix']},
+        }
+        if finding['status'] == policy.EXCEPTED:
+            result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
+        results.append(result)
+    notifications = [{'level': 'error', 'message': {'text': 'host %s was not audited: %s' % (h['host'], h['error'])},
+                      'locations': [{'logicalLocations': [{'index': location_index[h['host']], 'name': h['host'],
+                                                           'fullyQualifiedName': h['host'], 'kind': 'host'}]}]}
+                     for h in report['hosts'] if h['status'] != HOST_OK]
+    invocation = {'executionSuccessful': not notifications}
+    if notifications:
+        invocation['toolExecutionNotifications'] = notifications
+    if report.get('generated_at'):
+        invocation['endTimeUtc'] = report['generated_at']
+    return {
+        '$schema': SARIF_SCHEMA_URI,
+        'version': '2.1.0',
+        'runs': [{
+            'tool': {'driver': {'name': TOOL_NAME, 'informationUri': TOOL_URI, 'rules': [_rule(c) for c in controls],
+                                'properties': {'policyVersion': report['policy_version']}}},
+            'invocations': [invocation],
+            'logicalLocations': locations,
+            'results': results,
+            'columnKind': 'unicodeCodePoints',
+            'properties': {'summary': report['summary']},
+        }],
+    }
+
+
+# ---------------------------------------------------------------- HTML
+
+_SYMBOL = {policy.PASS: '&#10003;', policy.FAIL: '&#10007;', policy.EXCEPTED: 'E', policy.WARN: '!'}
+
+_CSS = '''
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#1d2733;background:#fff}
+h1{margin:0 0 .2em}h2{margin-top:1.6em;border-bottom:2px solid #dde3ea;padding-bottom:.2em}
+.meta{color:#5b6876}.verdict{display:inline-block;padding:.3em .8em;border-radius:4px;font-weight:bold;color:#fff}
+.verdict.passed{background:#1e7d34}.verdict.failed{background:#b3261e}
+.counts span{display:inline-block;margin:.4em .6em 0 0;padding:.2em .6em;border-radius:3px}
+table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #cfd6de;padding:.25em .45em;text-align:left;vertical-align:top}
+th.ctl{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;font-size:.85em;white-space:nowrap}
+td.cell{text-align:center;font-weight:bold;min-width:1.4em}
+.pass{background:#d8f0dd;color:#1e5b2c}.fail{background:#f8d4d1;color:#8c1d18}
+.excepted{background:#dfe3fb;color:#2b3a8c}.warn{background:#fdf0c4;color:#7a5a00}
+.unreachable{background:#8c1d18;color:#fff;padding:.6em;border-radius:4px}
+pre{white-space:pre-wrap;margin:.2em 0;font-size:.85em}code{font-size:.9em}
+'''
+
+
+def _e(text):
+    return html.escape(str(text), quote=True)
+
+
+def to_html(report):
+    """A self-contained page (inline CSS, no scripts, no external assets): verdict, counts, a matrix
+    of containers x controls per host, details of every non-passing finding, and the controls."""
+    controls = report['controls']
+    summary = report['summary']
+    by_container = {}
+    for finding in report['findings']:
+        by_container.setdefault((finding['host'], finding['container']), {})[finding['control']] = finding
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<title>containment.docker audit</title><style>%s</style></head><body>' % _CSS,
+           '<h1>Container audit</h1>',
+           '<p class="meta">containment.docker policy %s &middot; generated %s &middot; %d host(s), %d container(s)</p>'
+           % (_e(report['policy_version']), _e(report.get('generated_at') or '-'), summary['hosts'],
+              summary['containers']),
+           '<p><span class="verdict %s">%s</span></p>' % (('passed', 'PASSED') if report['passed'] else ('failed', 'FAILED')),
+           '<p class="counts">' + ''.join('<span class="%s">%s: %d</span>' % (s, s, summary['by_status'][s])
+                                          for s in policy.STATUSES) + '</p>']
+    if summary['unreachable_hosts']:
+        out.append('<p class="unreachable">Not audited (unreachable): %s</p>' % _e(', '.join(summary['unreachable_hosts'])))
+    if summary['failing_containers']:
+        out.append('<p>Failing containers: %s</p>' % ', '.join('<code>%s</code>' % _e(c) for c in summary['failing_containers']))
+    for host in report['hosts']:
+        out.append('<h2 id="host-%s">Host %s</h2>' % (_e(host['host']), _e(host['host'])))
+        if host['status'] != HOST_OK:
+            out.append('<p class="unreachable">unreachable: %s</p>' % _e(host['error']))
+            continue
+        engine = host.get('engine') or {}
+        out.append('<p class="meta">engine %s %s at %s</p>' % (_e(engine.get('name', '')), _e(engine.get('server_version', '')),
+                                                                _e(engine.get('docker_host', ''))))
+        if not host['containers']:
+            out.append('<p>No containers.</p>')
+            continue
+        out.append('<table><thead><tr><th>container</th><th>image</th><th>state</th>%s</tr></thead><tbody>'
+                   % ''.join('<th class="ctl" title="%s">%s</th>' % (_e(c['summary']), _e(c['id'])) for c in controls))
+        for container in host['containers']:
+            cells = by_container.get((host['host'], container['name']), {})
+            row = ['<tr><td><a href="#%s">%s</a></td><td>%s</td><td>%s</td>' % (
+                _e('%s/%s' % (host['host'], container['name'])), _e(container['name']), _e(container['image']),
+                _e(container['state']))]
+            for control in controls:
+                finding = cells.get(control['id'])
+                if finding is None:
+                    row.append('<td></td>')
+                    continue
+                tip = finding['message'] + (' (exception: %s)' % finding['reason'] if finding.get('reason') else '')
+                row.append('<td class="cell %s" title="%s: %s">%s</td>' % (finding['status'], _e(control['id']),
+                                                                            _e(tip), _SYMBOL[finding['status']]))
+            out.append(''.join(row) + '</tr>')
+        out.append('</tbody></table>')
+        for container in host['containers']:
+            noteworthy = [f for f in by_container.get((host['host'], container['name']), {}).values()
+                          if f['status'] != policy.PASS]
+            out.append('<h3 id="%s">%s <span class="meta">%s &middot; %s</span></h3>' % (
+                _e('%s/%s' % (host['host'], container['name'])), _e(container['name']), _e(container['image']),
+                _e(container['id'][:12])))
+            if not noteworthy:
+                out.append('<p class="pass">every control passes</p>')
+                continue
+            out.append('<table><tr><th>control</th><th>status</th><th>finding</th><th>evidence</th><th>fix / references</th></tr>')
+            for f in noteworthy:
+                what = _e(f['message'])
+                if f['status'] == policy.EXCEPTED:
+                    what += '<br><strong>Exception reason:</strong> %s' % _e(f['reason'])
+                out.append('<tr class="%s"><td><code>%s</code><br>%s</td><td>%s</td><td>%s</td><td><pre>%s</pre></td>'
+                           '<td>%s<br><small>%s</small></td></tr>' % (
+                               f['status'], _e(f['control']), _e(f['tier']), _e(f['status']), what,
+                               _e(evidence_text(f['evidence'])), _e(f['fix']), _e(references(f))))
+            out.append('</table>')
+    out.append('<h2>Controls</h2><table><tr><th>control</th><th>tier</th><th>requires</th><th>CIS Docker 1.6</th>'
+               '<th>Kubernetes PSS</th>%s</tr>' % ''.join('<th>%s</th>' % s for s in policy.STATUSES))
+    for control in controls:
+        counts = summary['by_control'].get(control['id'], {})
+        out.append('<tr><td><code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>%s</tr>' % (
+            _e(control['id']), _e(control['tier']), _e(control['summary']), _e(control['cis']), _e(control['pss']),
+            ''.join('<td class="%s">%d</td>' % (s if counts.get(s) else '', counts.get(s, 0)) for s in policy.STATUSES)))
+    out.append('</table></body></html>')
+    return '\n'.join(out) + '\n'
