@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import json
 import re
 import shlex
@@ -80,6 +81,8 @@ _PORT = re.compile(r'^(?:(?:\[(?P<ip6>[0-9a-fA-F:.]*)\]|(?P<ip>(?:\d{1,3}\.){3}\
                    r'(?:(?P<hport>\d*):)?(?P<cport>\d+)(?:/(?P<proto>tcp|udp|sctp))?$')
 _UNITS = {'': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4}
 _NS = {'ns': 1, 'us': 1000, 'ms': 10 ** 6, 's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
+# secure_stack passes services Ansible did not type-check: a list or dict option must be one.
+_CONTAINER_TYPES = {'list': (list, tuple), 'dict': (dict,)}
 
 
 class SpecError(Exception):
@@ -148,6 +151,11 @@ def parse_port(text):
     ip = match.group('ip6') if match.group('ip6') is not None else (match.group('ip') or '')
     if match.group('ip6') is not None:
         ip = '::' if ip == '' else ip
+    if ip:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ValueError('host IP %r is not an IP address' % ip)
     host_port = match.group('hport') or ''
     for port in (host_port, match.group('cport')):
         if port and not 0 < int(port) < 65536:
@@ -206,6 +214,11 @@ def normalize_spec(raw, service=None):
     values = {}
     for key, option in SERVICE_OPTIONS.items():
         value = raw.get(key)
+        expected = _CONTAINER_TYPES.get(option['type'])
+        if value is not None and expected and not isinstance(value, expected):
+            errors.add(key, 'format', '%s must be a %s, not the %s %r' % (
+                key, option['type'], type(value).__name__, value), 'give %s as a %s' % (key, option['type']))
+            value = None
         if value is None:
             value = copy.deepcopy(option.get('default'))
         if value is None and option.get('required'):
@@ -257,6 +270,10 @@ def normalize_spec(raw, service=None):
         except ValueError as exc:
             errors.add('ports', 'format', 'port %r: %s' % (text, exc),
                        "write ports as 'HOST_IP:HOST_PORT:CONTAINER_PORT[/PROTO]', such as '127.0.0.1:8080:80'")
+    published = [(p['host_ip'], p['host_port'], p['proto']) for p in spec['ports'] if p['host_port']]
+    for ip, port, proto in sorted(set(b for b in published if published.count(b) > 1)):
+        errors.add('ports', 'format', 'host port %s:%s/%s is published twice' % (ip, port, proto),
+                   'publish each host address and port once')
     spec['volumes'] = []
     for text in values['volumes'] or []:
         try:
@@ -264,6 +281,10 @@ def normalize_spec(raw, service=None):
         except ValueError as exc:
             errors.add('volumes', 'format', 'volume %r: %s' % (text, exc),
                        "write volumes as 'SOURCE:TARGET[:ro|rw]' with an absolute TARGET")
+    targets = [v['target'] for v in spec['volumes']]
+    for target in sorted(set(t for t in targets if targets.count(t) > 1 or t in paths)):
+        errors.add('volumes', 'format', '%s is mounted twice (by volumes or tmpfs)' % target,
+                   'mount one volume or tmpfs per path')
 
     spec['network_mode'] = values['network_mode'] or None
     spec['pid_mode'] = values['pid_mode'] or None
@@ -366,6 +387,10 @@ def _tmpfs_item(errors, item):
 def _healthcheck(errors, value):
     if not value:
         return None
+    options = SERVICE_OPTIONS['healthcheck']['options']
+    for key in sorted(set(value) - set(options)):
+        errors.add('healthcheck', 'unknown option', 'healthcheck has no option %r' % key,
+                   'use %s' % ', '.join(sorted(options)))
     test = value.get('test')
     if isinstance(test, str):
         test = ['CMD-SHELL', test]
@@ -376,7 +401,8 @@ def _healthcheck(errors, value):
     else:
         errors.add('healthcheck', 'format', 'healthcheck test is missing', 'give test as a shell string or a list')
         return None
-    result = {'test': test, 'retries': value.get('retries', 3)}
+    retries = value.get('retries')
+    result = {'test': test, 'retries': _int_field(errors, 'healthcheck', 3 if retries is None else retries)}
     for key, default in (('interval', '30s'), ('timeout', '30s'), ('start_period', '0s')):
         try:
             result[key] = parse_duration(value.get(key) if value.get(key) is not None else default)
