@@ -89,6 +89,10 @@ def plan_service(spec, ops, live, image, ctx):
         return {'action': 'remove' if live else 'none', 'reasons': ['state is absent'] if live else [], 'desired': None}
     image_id = image.get('Id') if image else None
     desired = _spec.desired_inspect(spec, image_id, (image or {}).get('Config'))
+    # Docker copies the image's labels onto the container: expect them, or an image that
+    # carries a containment.* label (ours carry containment.build-hash) looks like drift forever.
+    image_labels = ((image or {}).get('Config') or {}).get('Labels') or {}
+    desired['Config']['Labels'] = dict(image_labels, **desired['Config']['Labels'])
     if live is None:
         return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired}
     reasons = []
