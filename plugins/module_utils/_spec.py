@@ -539,7 +539,7 @@ def load_spec(raw, ctx=None, image_config=None):
 def _env_dict(inspect):
     env = {}
     for item in (inspect.get('Config') or {}).get('Env') or []:
-        key, _, value = item.partition('=')
+        key, value = item.split('=', 1) if '=' in item else (item, '')
         env[key] = value
     return env
 
@@ -598,8 +598,8 @@ COMPARED_FIELDS = (
     ('ipc_mode', _host_field('IpcMode', '', lambda v: 'host' if v == 'host' else ''), False),
     ('uts_mode', _host_field('UTSMode', ''), False),
     ('userns_mode', _host_field('UsernsMode', ''), False),
-    ('devices', _host_field('Devices', [], lambda d: sorted('%s:%s:%s' % (x.get('PathOnHost'), x.get('PathInContainer'),
-                                                                            x.get('CgroupPermissions')) for x in d)), False),
+    ('devices', _host_field('Devices', [], lambda d: sorted(
+        '%s:%s:%s' % (x.get('PathOnHost'), x.get('PathInContainer'), x.get('CgroupPermissions')) for x in d)), False),
     ('device_requests', _host_field('DeviceRequests', [], len), False),
 )
 
@@ -635,9 +635,9 @@ def diff_view(spec, desired, live):
     if live is None and desired is None:
         return {'before': {}, 'after': {}}
     if live is None:
-        return {'before': {}, 'after': dict((f, e(desired)) for f, e, _ in COMPARED_FIELDS)}
+        return {'before': {}, 'after': dict((f, e(desired)) for f, e, _only_if_set in COMPARED_FIELDS)}
     if desired is None:
-        return {'before': dict((f, e(live)) for f, e, _ in COMPARED_FIELDS), 'after': {}}
+        return {'before': dict((f, e(live)) for f, e, _only_if_set in COMPARED_FIELDS), 'after': {}}
     differences = compare(desired, live)
     return {'before': dict((k, v[0]) for k, v in differences.items()),
             'after': dict((k, v[1]) for k, v in differences.items())}
