@@ -42,9 +42,10 @@ def ops(state='started'):
     return {'state': state, 'pull': 'missing', 'grace_period': 3, 'healthy_timeout': 60}
 
 
-def created(spec, image=IMAGE, running=True):
+def created(spec, image=None, running=True):
     """The live container the engine made from the plan: the image's env and labels merged
     in, capabilities reported with the CAP_ prefix, engine defaults filled."""
+    image = image or IMAGE
     desired = _converge.plan_service(spec, ops(), None, image, {})['desired']
     live = copy.deepcopy(desired)
     live['Id'] = 'c0ffee' * 10 + 'beef'
@@ -203,7 +204,7 @@ def test_a_service_being_removed_is_not_held_to_the_policy():
     """An old root container can still be removed; it also holds no uid any more."""
     loaded, ctx = _converge.load_specs([raw(user='0:0', state='absent'), raw(name='api', user='0:0', state='absent'),
                                         raw(name='db', user='1600:1600')], check_unique_uid=True)
-    assert [operations['state'] for _, operations in loaded] == ['absent', 'absent', 'started']
+    assert [operations['state'] for _spec_, operations in loaded] == ['absent', 'absent', 'started']
     assert ctx['uid_owners'] == {'1600': {'db'}}
 
 

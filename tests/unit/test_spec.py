@@ -61,13 +61,13 @@ def refusal(exc_info, field, rule):
     (1048576, MiB),
     ('100b', 100),
     (' 128M ', 128 * MiB),
-], ids=lambda v: repr(v))
+], ids=repr)
 def test_parse_size_accepts(text, size):
     assert _spec.parse_size(text) == size
 
 
 @pytest.mark.parametrize('text', ['12x', '-1m', '', 'm', '1.5.2g', 'lots', '1 g b', True, None],
-                         ids=lambda v: repr(v))
+                         ids=repr)
 def test_parse_size_refuses(text):
     with pytest.raises(ValueError):
         _spec.parse_size(text)
@@ -76,12 +76,12 @@ def test_parse_size_refuses(text):
 @pytest.mark.parametrize('text, ns', [
     ('30s', 30 * 10 ** 9), ('1m', 60 * 10 ** 9), ('500ms', 5 * 10 ** 8), ('1h', 3600 * 10 ** 9),
     ('2', 2 * 10 ** 9), (10, 10 * 10 ** 9), (0.5, 5 * 10 ** 8),
-], ids=lambda v: repr(v))
+], ids=repr)
 def test_parse_duration_accepts(text, ns):
     assert _spec.parse_duration(text) == ns
 
 
-@pytest.mark.parametrize('text', ['soon', '1d', '-1s', True], ids=lambda v: repr(v))
+@pytest.mark.parametrize('text', ['soon', '1d', '-1s', True], ids=repr)
 def test_parse_duration_refuses(text):
     with pytest.raises(ValueError):
         _spec.parse_duration(text)
@@ -109,7 +109,7 @@ def test_parse_port_accepts(text, parsed):
 @pytest.mark.parametrize('text', [
     'localhost:8080:80', '127.0.0.1:99999:80', '127.0.0.1:0:80', '127.0.0.1:8080:0', '127.0.0.1:8080:80/icmp',
     '::8080:80', '999.1.1.1:8080:80', '[fe80::zz]:8080:80', 'http', '127.0.0.1:8080:80:90', '',
-], ids=lambda v: repr(v))
+], ids=repr)
 def test_parse_port_refuses(text):
     with pytest.raises(ValueError):
         _spec.parse_port(text)
@@ -131,7 +131,7 @@ def test_parse_volume_accepts(text, parsed):
 @pytest.mark.parametrize('text', [
     'data', '/srv/app:/app:z', '/srv/app:/app:rw,shared', 'data:relative', 'my vol:/data', 'a:/b:ro:x', ':/data',
     'srv/app:/app',
-], ids=lambda v: repr(v))
+], ids=repr)
 def test_parse_volume_refuses(text):
     with pytest.raises(ValueError):
         _spec.parse_volume(text)
@@ -677,7 +677,7 @@ def test_diff_view_of_a_create_and_a_remove_shows_every_field():
     desired = _spec.desired_inspect(web_spec(), IMAGE_ID)
     created = _spec.diff_view(None, desired, None)
     removed = _spec.diff_view(None, None, live_of(desired))
-    fields = [f for f, _, _ in _spec.COMPARED_FIELDS]
+    fields = [field[0] for field in _spec.COMPARED_FIELDS]
     assert created['before'] == {} and sorted(created['after']) == sorted(fields)
     assert removed['after'] == {} and sorted(removed['before']) == sorted(fields)
     assert created['after']['memory'] == '128m' and created['after']['read_only'] is True
