@@ -171,8 +171,8 @@ class Converger(object):
         for spec, ops in specs:
             image = None
             if ops['state'] != 'absent':
-                if self.check_mode and ops['pull'] != 'never':
-                    image = self.engine.inspect_image(spec['image']) if ops['pull'] == 'missing' else None
+                if self.check_mode:  # plan on the local image; a missing one shows as 'would be pulled'
+                    image = self.engine.inspect_image(spec['image'])
                 else:
                     image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'])
             plan = plan_service(spec, ops, live.get(spec['name']), image, ctx)

@@ -278,7 +278,7 @@ def _check_cap_drop_all(inspect, ctx):
     drop = normalize_caps(host.get('CapDrop'))
     add = normalize_caps(host.get('CapAdd'))
     problems = []
-    if drop != ['ALL']:
+    if 'ALL' not in drop:
         problems.append('CapDrop is %s, not ALL' % (drop or 'empty'))
     for cap in add:
         if cap in FORBIDDEN_CAPS:
@@ -291,7 +291,7 @@ def _check_cap_drop_all(inspect, ctx):
 def _cap_exception_covers(reason, inspect):
     """An exception to cap_drop_all must name each added capability in its reason."""
     host = _host(inspect)
-    if normalize_caps(host.get('CapDrop')) != ['ALL']:
+    if 'ALL' not in normalize_caps(host.get('CapDrop')):
         return False, 'CapDrop must still be ALL; only additions can be excepted'
     words = {normalize_cap(w) for w in re.split(r'[^A-Za-z_]+', reason) if w}
     missing = [cap for cap in normalize_caps(host.get('CapAdd')) if cap not in words]

@@ -77,8 +77,9 @@ _SIZE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$', re.IGNORECASE
 _DURATION = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)?\s*$')
 _NAME = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
 _ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-_PORT = re.compile(r'^(?:(?:\[(?P<ip6>[0-9a-fA-F:.]*)\]|(?P<ip>(?:\d{1,3}\.){3}\d{1,3})?):)?'
-                   r'(?:(?P<hport>\d*):)?(?P<cport>\d+)(?:/(?P<proto>tcp|udp|sctp))?$')
+# CONTAINER_PORT, HOST_PORT:CONTAINER_PORT or HOST_IP:[HOST_PORT]:CONTAINER_PORT, as the docker CLI reads them.
+_PORT = re.compile(r'^(?:(?:(?:(?:\[(?P<ip6>[0-9a-fA-F:.]*)\]|(?P<ip>(?:\d{1,3}\.){3}\d{1,3})?):(?P<hport>\d*))'
+                   r'|(?P<hport_only>\d+)):)?(?P<cport>\d+)(?:/(?P<proto>tcp|udp|sctp))?$')
 _UNITS = {'': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4}
 _NS = {'ns': 1, 'us': 1000, 'ms': 10 ** 6, 's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
 # secure_stack passes services Ansible did not type-check: a list or dict option must be one.
@@ -156,7 +157,7 @@ def parse_port(text):
             ipaddress.ip_address(ip)
         except ValueError:
             raise ValueError('host IP %r is not an IP address' % ip)
-    host_port = match.group('hport') or ''
+    host_port = match.group('hport') or match.group('hport_only') or ''
     for port in (host_port, match.group('cport')):
         if port and not 0 < int(port) < 65536:
             raise ValueError('port out of range')

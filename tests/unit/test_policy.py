@@ -266,6 +266,7 @@ CAP_DROP_ALL = [
     case('CapDrop all in lower case passes', PASS, host(CapDrop=['all'])),
     case('an empty CapDrop fails', FAIL, host(CapDrop=None), says='not ALL'),
     case('dropping one capability only fails', FAIL, host(CapDrop=['NET_RAW'])),
+    case('ALL plus a named capability in CapDrop still drops all', PASS, host(CapDrop=['ALL', 'NET_RAW'])),
     case('an added capability without exception fails', FAIL, {CAP_ADD: ['NET_BIND_SERVICE']},
          says='NET_BIND_SERVICE'),
     case('net_bind_service excepted with a reason naming NET_BIND_SERVICE is excepted', EXCEPTED,

@@ -109,6 +109,7 @@ def test_parse_port_accepts(text, parsed):
 @pytest.mark.parametrize('text', [
     'localhost:8080:80', '127.0.0.1:99999:80', '127.0.0.1:0:80', '127.0.0.1:8080:0', '127.0.0.1:8080:80/icmp',
     '::8080:80', '999.1.1.1:8080:80', '[fe80::zz]:8080:80', 'http', '127.0.0.1:8080:80:90', '',
+    '127.0.0.1:8080', '[::1]:8080',
 ], ids=repr)
 def test_parse_port_refuses(text):
     with pytest.raises(ValueError):
