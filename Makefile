@@ -38,7 +38,7 @@ endif
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
 .PHONY: help venv engine images unit integration molecule lint ansible-lint sanity test demo \
-        fleet-up fleet-down fleet-status collection-path clean distclean
+        fleet-up fleet-down fleet-status fleet-check collection-path clean distclean
 
 help:
 	@echo "make venv         .venv with requirements-test.txt (re-run when requirements change)"
@@ -51,6 +51,7 @@ help:
 	@echo "make lint         ansible-lint + ansible-test sanity"
 	@echo "make demo         scripts/demo"
 	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
+	@echo "make fleet-check  self-test of the fleet: up, publish, fetch, down, nothing left"
 	@echo "collections path: $(COLLECTIONS_PATH)"
 
 # --- environment ---------------------------------------------------------------
@@ -119,6 +120,11 @@ fleet-down:
 
 fleet-status:
 	@tests/fleet/fleet.sh status
+
+# up N, a hardened web container with published ports on every host, down,
+# and proof that nothing is left behind (replaces a fleet that is up)
+fleet-check: images
+	@tests/fleet/selftest.sh $(N)
 
 # --- housekeeping -----------------------------------------------------------------
 

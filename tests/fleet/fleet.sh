@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# A fleet of simulated Docker hosts on this one machine, for testing the
+# collection's multi-host role and playbooks without any real remote host.
+#
+#   tests/fleet/fleet.sh up N      # converge to hosts host1..hostN (adds or removes hosts)
+#   tests/fleet/fleet.sh down      # stop and remove every fleet host; leave nothing behind
+#   tests/fleet/fleet.sh status    # one line per host
+#
+# Host i is:
+#   - network namespace cdfleet-hostI with lo up and a veth pair: eth0 inside
+#     at 10.231.I.2/24, cdfleetI in the root namespace at 10.231.I.1/24. The
+#     address is reachable from this machine's root namespace only (no route,
+#     no forwarding): traffic never leaves the machine.
+#   - its own dockerd in that namespace (started with nsenter --net, not
+#     `ip netns exec`, which remounts /sys and breaks dockerd's cgroups):
+#       socket    unix:///run/cdfleet/hostI/docker.sock
+#       data-root /var/lib/cdfleet/hostI, exec-root /run/cdfleet/hostI/exec
+#     with its own supervised containerd (state under those roots), its own
+#     containerd namespace, cgroup parent /cdfleet-hostI, config file and
+#     log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
+#     rules live in its netns, so published ports and user-defined networks
+#     work as on a real host (127.0.0.1 inside the netns, or 10.231.I.2).
+#   - the test images (scripts/images.env), copied from the main engine
+#     (built there by scripts/build-images) with docker save | docker load.
+#
+# `up` writes an Ansible inventory (group `fleet`) to $CDFLEET_INVENTORY
+# (default tests/fleet/.state/inventory.yml). Needs root and Linux; on
+# Debian, scripts/ensure-docker installs what it uses.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+RUN_ROOT=/run/cdfleet
+DATA_ROOT=/var/lib/cdfleet
+INVENTORY=${CDFLEET_INVENTORY:-$here/.state/inventory.yml}
+WAIT=${CDFLEET_WAIT:-60}
+NS_PREFIX=cdfleet-host
+declare -A LAUNCHED=()
+
+say() { printf 'fleet: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+ns_of() { echo "$NS_PREFIX$1"; }
+run_dir() { echo "$RUN_ROOT/host$1"; }
+sock_of() { echo "unix://$RUN_ROOT/host$1/docker.sock"; }
+veth_of() { echo "cdfleet$1"; }
+
+# the docker CLI against host i
+hdocker() {
+    local i=$1
+    shift
+    DOCKER_HOST=$(sock_of "$i") docker "$@"
+}
+
+answers() { hdocker "$1" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# pid of host i's dockerd, if it runs (pidfile + the process really is dockerd)
+dockerd_pid() {
+    local f pid
+    f="$(run_dir "$1")/docker.pid"
+    [[ -s $f ]] || return 1
+    pid=$(<"$f")
+    [[ $pid =~ ^[0-9]+$ && -d /proc/$pid ]] || return 1
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] || return 1
+    echo "$pid"
+}
+
+# host numbers that have anything on this machine: netns, run dir, data dir or veth
+existing_hosts() {
+    {
+        ip netns list 2>/dev/null | sed -n "s/^$NS_PREFIX\([0-9]\{1,\}\)\( .*\)\{0,1\}$/\1/p"
+        for d in "$RUN_ROOT"/host* "$DATA_ROOT"/host*; do
+            [[ -e $d ]] && basename "$d" | sed -n 's/^host\([0-9]\{1,\}\)$/\1/p'
+        done
+        ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: cdfleet\([0-9]\{1,\}\)[@:].*/\1/p'
+    } | sort -n -u
+}
+
+# mount points at or under a prefix, deepest first
+mounts_under() {
+    awk -v p="$1" '{ m = $5; gsub(/\\040/, " ", m); if (m == p || index(m, p "/") == 1) print m }' /proc/self/mountinfo |
+        awk '{ print length($0) "\t" $0 }' | sort -rn | cut -f2-
+}
+
+# pids of processes whose command line mentions a path (our containerd and
+# shims name the fleet's own paths; the paths hold no regex metacharacters)
+pids_mentioning() {
+    pgrep -f -- "$1" || true
+}
+
+wait_gone() { # wait_gone SECONDS PID...
+    local t=$1 pid
+    shift
+    for ((k = 0; k < t * 10; k++)); do
+        local alive=0
+        for pid in "$@"; do [[ -d /proc/$pid ]] && alive=1; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ------------------------------------------------------------------------------
+host_up() { # create netns + veth and start dockerd (does not wait)
+    local i=$1 ns veth dir
+    ns=$(ns_of "$i")
+    veth=$(veth_of "$i")
+    dir=$(run_dir "$i")
+
+    if ! [[ -e /run/netns/$ns ]]; then
+        ip netns add "$ns"
+    fi
+    ip -n "$ns" link set lo up
+    if ! ip link show "$veth" >/dev/null 2>&1; then
+        ip -n "$ns" link del eth0 >/dev/null 2>&1 || true
+        ip link add "$veth" type veth peer name eth0 netns "$ns"
+        ip addr add "10.231.$i.1/24" dev "$veth"
+        ip -n "$ns" addr add "10.231.$i.2/24" dev eth0
+    fi
+    ip link set "$veth" up
+    ip -n "$ns" link set eth0 up
+
+    mkdir -p "$dir/exec" "$DATA_ROOT/host$i"
+    if dockerd_pid "$i" >/dev/null; then
+        return 0
+    fi
+    rm -f "$dir/docker.pid" "$dir/docker.sock"
+    echo '{}' >"$dir/daemon.json"
+    printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
+    setsid nsenter --net="/run/netns/$ns" \
+        dockerd \
+        --config-file "$dir/daemon.json" \
+        --host "$(sock_of "$i")" \
+        --data-root "$DATA_ROOT/host$i" \
+        --exec-root "$dir/exec" \
+        --pidfile "$dir/docker.pid" \
+        --containerd-namespace "cdfleet-host$i" \
+        --containerd-plugins-namespace "cdfleet-host$i-plugins" \
+        --cgroup-parent "/cdfleet-host$i" \
+        --bip "172.31.$i.1/24" \
+        --default-address-pool "base=10.232.0.0/16,size=24" \
+        </dev/null >>"$dir/dockerd.log" 2>&1 9<&- &
+    LAUNCHED[$i]=$!
+}
+
+host_wait() {
+    local i=$1 launched=${LAUNCHED[$1]:-}
+    for ((k = 0; k < WAIT * 5; k++)); do
+        answers "$i" && return 0
+        if [[ -n $launched ]] && ! [[ -d /proc/$launched ]]; then
+            say "host$i: dockerd exited; last lines of $(run_dir "$i")/dockerd.log:"
+            tail -n 30 "$(run_dir "$i")/dockerd.log" >&2 || true
+            return 1
+        fi
+        sleep 0.2
+    done
+    say "host$i: dockerd did not answer within ${WAIT}s; last lines of $(run_dir "$i")/dockerd.log:"
+    tail -n 30 "$(run_dir "$i")/dockerd.log" >&2 || true
+    return 1
+}
+
+host_has_images() { # the host has every tag, with the main engine's image ID
+    local i=$1 tag want have
+    shift
+    for tag in "$@"; do
+        want=$(docker image inspect -f '{{.Id}}' "$tag")
+        have=$(hdocker "$i" image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
+        [[ $want == "$have" ]] || return 1
+    done
+}
+
+host_down() {
+    local i=$1 ns veth dir pid pids m
+    ns=$(ns_of "$i")
+    veth=$(veth_of "$i")
+    dir=$(run_dir "$i")
+
+    if pid=$(dockerd_pid "$i"); then
+        if answers "$i"; then
+            # remove containers first: fast, and their mounts and shims go with them
+            local ids
+            ids=$(hdocker "$i" ps -aq 2>/dev/null || true)
+            if [[ -n $ids ]]; then
+                # shellcheck disable=SC2086
+                hdocker "$i" rm -f -v $ids >/dev/null 2>&1 || true
+            fi
+        fi
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_gone 30 "$pid"; then
+            say "host$i: dockerd $pid did not stop in 30s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone 5 "$pid" || true
+        fi
+    fi
+    # the daemon's own containerd and any shim left (they name our paths)
+    mapfile -t pids < <(pids_mentioning "$dir/"; pids_mentioning "$DATA_ROOT/host$i/")
+    if ((${#pids[@]})); then
+        kill -TERM "${pids[@]}" 2>/dev/null || true
+        wait_gone 10 "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+        wait_gone 5 "${pids[@]}" || true
+    fi
+    # overlay mounts, container netns bind mounts, shm mounts ...
+    for root in "$DATA_ROOT/host$i" "$dir"; do
+        while IFS= read -r m; do
+            [[ -n $m ]] || continue
+            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || say "host$i: could not unmount $m"
+        done < <(mounts_under "$root")
+    done
+    ip link del "$veth" >/dev/null 2>&1 || true
+    if [[ -e /run/netns/$ns ]]; then
+        ip netns delete "$ns" 2>/dev/null || say "host$i: could not delete netns $ns"
+    fi
+    # the cgroups the daemon made (empty once its containers are gone)
+    local cg
+    for cg in /sys/fs/cgroup/*/cdfleet-host"$i"; do
+        [[ -d $cg ]] || continue
+        find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        [[ -d $cg ]] && say "host$i: could not remove cgroup $cg"
+    done
+    rm -rf "$dir" "$DATA_ROOT/host$i"
+}
+
+down_hosts() { # take hosts down in parallel (they share nothing)
+    local i p rc=0
+    local -a jobs=()
+    for i in "$@"; do
+        host_down "$i" &
+        jobs+=($!)
+    done
+    for p in "${jobs[@]}"; do wait "$p" || rc=1; done
+    return $rc
+}
+
+write_inventory() { # write_inventory N
+    local n=$1 i tmp
+    mkdir -p "$(dirname "$INVENTORY")"
+    tmp="$INVENTORY.tmp.$$"
+    {
+        echo "# Written by tests/fleet/fleet.sh up $n: simulated Docker hosts on this machine."
+        echo "# Each host is a network namespace with its own dockerd; Ansible reaches it"
+        echo "# through its Docker socket, from the controller (ansible_connection: local)."
+        echo "---"
+        echo "fleet:"
+        echo "  hosts:"
+        for ((i = 1; i <= n; i++)); do
+            echo "    host$i:"
+            echo "      ansible_connection: local"
+            echo "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\""
+            echo "      containment_docker_host: $(sock_of "$i")"
+            echo "      cdfleet_netns: $(ns_of "$i")"
+            echo "      cdfleet_address: 10.231.$i.2"
+        done
+    } >"$tmp"
+    mv "$tmp" "$INVENTORY"
+}
+
+# ------------------------------------------------------------------------------
+cmd_up() {
+    local n=${1:-}
+    [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)) || die "usage: fleet.sh up N   (1 <= N <= 200)"
+    local start=$SECONDS i
+
+    # the main engine and the test images on it (no-ops when already there)
+    # (9<&-: a daemon started there must not inherit our lock)
+    "$top/scripts/ensure-docker" 9<&-
+    "$top/scripts/build-images" >/dev/null 9<&-
+    mapfile -t tags < <("$top/scripts/build-images" --list)
+
+    # converge: hosts beyond N go away
+    local -a extra=()
+    for i in $(existing_hosts); do
+        if ((i > n)); then extra+=("$i"); fi
+    done
+    if ((${#extra[@]})); then
+        say "removing ${extra[*]/#/host}"
+        down_hosts "${extra[@]}"
+    fi
+
+    mkdir -p "$RUN_ROOT" "$DATA_ROOT"
+    for ((i = 1; i <= n; i++)); do host_up "$i"; done
+    for ((i = 1; i <= n; i++)); do host_wait "$i"; done
+
+    # copy the test images from the main engine to the hosts that lack them
+    local -a need=()
+    for ((i = 1; i <= n; i++)); do
+        host_has_images "$i" "${tags[@]}" || need+=("$i")
+    done
+    if ((${#need[@]})); then
+        local tmpd p failed=0
+        local -a loaders=()
+        tmpd=$(mktemp -d)
+        # shellcheck disable=SC2064
+        trap "rm -rf '$tmpd'" EXIT
+        docker save -o "$tmpd/images.tar" "${tags[@]}"
+        for i in "${need[@]}"; do
+            hdocker "$i" load -q -i "$tmpd/images.tar" >/dev/null &
+            loaders+=($!)
+        done
+        for p in "${loaders[@]}"; do wait "$p" || failed=1; done
+        ((failed == 0)) || die "loading the test images into a fleet host failed"
+    fi
+
+    write_inventory "$n"
+    say "$n host(s) up in $((SECONDS - start))s; inventory: $INVENTORY"
+}
+
+cmd_down() {
+    local any=0
+    local -a hosts
+    mapfile -t hosts < <(existing_hosts)
+    if ((${#hosts[@]})); then
+        any=1
+        down_hosts "${hosts[@]}"
+    fi
+    rmdir "$RUN_ROOT" "$DATA_ROOT" 2>/dev/null || true
+    rm -f "$INVENTORY"
+    rmdir "$(dirname "$INVENTORY")" 2>/dev/null || true
+    ((any)) && say "down" || say "no fleet hosts"
+}
+
+cmd_status() {
+    local i ns pid ver running
+    local -a hosts
+    mapfile -t hosts < <(existing_hosts)
+    if ((${#hosts[@]} == 0)); then
+        echo "no fleet hosts"
+        return 0
+    fi
+    local bad=0
+    for i in "${hosts[@]}"; do
+        ns=$(ns_of "$i")
+        pid=$(dockerd_pid "$i" || echo -)
+        if ver=$(hdocker "$i" version --format '{{.Server.Version}}' 2>/dev/null); then
+            running=$(hdocker "$i" ps -q | wc -l)
+            echo "host$i  netns=$ns  address=10.231.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")"
+        else
+            echo "host$i  netns=$([[ -e /run/netns/$ns ]] && echo "$ns" || echo missing)  dockerd=$pid  engine=DOWN"
+            bad=1
+        fi
+    done
+    return $bad
+}
+
+# ------------------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, dockerd)"
+for t in ip nsenter dockerd docker flock; do
+    command -v "$t" >/dev/null || die "$t not found (on Debian: scripts/ensure-docker installs docker.io and iproute2)"
+done
+
+# one fleet.sh at a time (lock on this script itself: nothing to clean up)
+exec 9<"${BASH_SOURCE[0]}"
+flock 9
+
+case ${1:-} in
+    up) cmd_up "${2:-}" ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *)
+        sed -n '5,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+        ;;
+esac
