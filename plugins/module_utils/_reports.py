@@ -332,6 +332,20 @@ def to_html(report):
         out.append('<p class="unreachable">Not audited (unreachable): %s</p>' % _e(', '.join(summary['unreachable_hosts'])))
     if summary['failing_containers']:
         out.append('<p>Failing containers: %s</p>' % ', '.join('<code>%s</code>' % _e(c) for c in summary['failing_containers']))
+    out.append('<table><tr><th>host</th><th>status</th><th>containers</th>%s</tr>'
+               % ''.join('<th>%s</th>' % s for s in (policy.FAIL, policy.EXCEPTED, policy.WARN)))
+    for host in report['hosts']:
+        if host['status'] != HOST_OK:
+            out.append('<tr><td><a href="#host-%s">%s</a></td><td class="fail" colspan="5">%s</td></tr>'
+                       % (_e(host['host']), _e(host['host']), _e(host['status'])))
+            continue
+        worst = dict((s, sum(1 for c in host['containers'] if c['status'] == s))
+                     for s in (policy.FAIL, policy.EXCEPTED, policy.WARN))
+        out.append('<tr><td><a href="#host-%s">%s</a></td><td class="%s">%s</td><td>%d</td>%s</tr>' % (
+            _e(host['host']), _e(host['host']), policy.FAIL if worst[policy.FAIL] else policy.PASS,
+            policy.FAIL if worst[policy.FAIL] else policy.PASS, len(host['containers']),
+            ''.join('<td class="%s">%d</td>' % (s if n else '', n) for s, n in worst.items())))
+    out.append('</table>')
     for host in report['hosts']:
         out.append('<h2 id="host-%s">Host %s</h2>' % (_e(host['host']), _e(host['host'])))
         if host['status'] != HOST_OK:
