@@ -11,6 +11,8 @@ filter: other engineers' containers on the shared engine never enter these resul
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ansible_collections.containment.docker.plugins.module_utils._policy import CONTROLS
@@ -119,11 +121,13 @@ def fleet_on_engine(engine, tmp_path_factory):
     label = "cdt-audit=" + box.prefix
     image = engine["CONTAINMENT_IMAGE_BUSYBOX_1"]
     try:
+        commands = []
         for uid, (suffix, (how, replaced, added, _)) in enumerate(sorted(SHAPES.items()), start=1600):
             args = [how, "--name", box.name(suffix), "--label", label]
             args += [] if how == "create" else ["-d"]
-            args += docker_flags(uid, replaced) + [a.format(port=free_port()) for a in added] + [image]
-            docker(*args)
+            commands.append(args + docker_flags(uid, replaced) + [a.format(port=free_port()) for a in added] + [image])
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda args: docker(*args), commands))
         tasks = []
         for uid, (suffix, (options, _)) in enumerate(sorted(GOOD.items()), start=1700):
             task = dict(name=box.name(suffix), image=image, user="%d:%d" % (uid, uid), memory="32m", cpus=0.5,
@@ -211,21 +215,20 @@ def test_summary(audit, fleet_on_engine):
     assert managed == sorted(fleet_on_engine.name(s) for s in GOOD)
 
 
-def test_filters_names_and_managed_only_and_check_mode(fleet_on_engine):
+def test_filters_check_mode_and_an_engine_that_cannot_be_reached(audit, fleet_on_engine, tmp_path):
+    """One playbook in check mode: the name and managed_only filters, and a socket that does not exist."""
     label = "cdt-audit=" + fleet_on_engine.prefix
-    by_name, managed = fleet_on_engine.run([
+    by_name, managed, unreachable = fleet_on_engine.run([
         {"names": [fleet_on_engine.prefix + "user-*", fleet_on_engine.name("privileged")]},
         {"labels": [label], "managed_only": True},
-    ], module=AUDIT)
+        {"docker_host": "unix://%s/missing.sock" % tmp_path},
+    ], module=AUDIT, check=True)
     assert sorted(c["name"] for c in by_name["containers"]) == sorted(
         fleet_on_engine.name(s) for s in SHAPES if s.startswith("user-") or s == "privileged")
     assert sorted(c["name"] for c in managed["containers"]) == sorted(fleet_on_engine.name(s) for s in GOOD)
-    checked = fleet_on_engine.run({"labels": [label], "managed_only": True}, module=AUDIT, check=True)
-    assert checked["changed"] is False
-    assert checked["findings"] == managed["findings"]
-
-
-def test_engine_that_cannot_be_reached_fails_with_the_fix(fleet_on_engine, tmp_path):
-    result = fleet_on_engine.run({"docker_host": "unix://%s/missing.sock" % tmp_path}, module=AUDIT)
-    assert result["failed"]
-    assert "missing.sock" in result["msg"] and "Fix:" in result["msg"]
+    # check mode is the same read-only run: the same findings as the audit without it
+    assert managed["changed"] is False and by_name["changed"] is False
+    assert managed["findings"] == [f for f in audit["findings"] if f["container"] in
+                                   set(fleet_on_engine.name(s) for s in GOOD)]
+    assert unreachable["failed"]
+    assert "missing.sock" in unreachable["msg"] and "Fix:" in unreachable["msg"]

@@ -1,0 +1,209 @@
+"""playbooks/audit.yml (containment.docker.audit) over a fleet of real Docker engines.
+
+Two hosts come from tests/fleet/fleet.sh (each a network namespace with its own dockerd) and a
+third inventory host points at a socket that does not exist, like a host whose engine is down.
+The playbook must write one combined report (JSON, JUnit XML, SARIF 2.1.0, HTML) that the tests
+parse, and its exit code must follow the failures.
+
+The fleet is shared: if hosts are already up they are reused and left up; a fleet this module
+brought up is taken down again. Containers carry a random prefix, which is also the audit's
+name filter, so containers of other tests on the same hosts never enter these reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from ansible_collections.containment.docker.plugins.module_utils import _reports
+from ansible_collections.containment.docker.plugins.module_utils._policy import CONTROLS
+
+from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, Sandbox
+
+FLEET = TOP / "tests" / "fleet" / "fleet.sh"
+SARIF_SCHEMA = json.loads((TOP / "tests" / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+EXCEPTION_REASON = "NET_BIND_SERVICE so the legacy client can keep using port 80"
+REPORTS = ("report.json", "report.junit.xml", "report.sarif", "report.html")
+
+
+def hdocker(sock, *args, check=True):
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, DOCKER_HOST=sock))
+    if check and proc.returncode != 0:
+        raise AssertionError("docker %s on %s failed: %s" % (" ".join(args), sock, proc.stderr.strip()))
+    return proc
+
+
+def fleet_hosts():
+    proc = subprocess.run([str(FLEET), "status"], capture_output=True, text=True, timeout=60)
+    return [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("host")]
+
+
+@pytest.fixture(scope="module")
+def fleet(engine, tmp_path_factory):
+    """{host: docker socket} of fleet hosts host1 and host2, and the inventory file."""
+    already = fleet_hosts()
+    inventory = tmp_path_factory.mktemp("fleet") / "inventory.yml"
+    try:
+        subprocess.run([str(FLEET), "up", str(max(2, len(already)))], check=True, timeout=600,
+                       env=dict(os.environ, CDFLEET_INVENTORY=str(inventory)))
+        hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["fleet"]["hosts"]
+        yield {"inventory": inventory,
+               "sockets": dict((h, hosts[h]["containment_docker_host"]) for h in ("host1", "host2"))}
+    finally:
+        if not already:
+            subprocess.run([str(FLEET), "down"], check=False, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def deployed(fleet, engine, tmp_path_factory):
+    """host1: a container made by hand (fails) and a hardened one; host2: a hardened one with an
+    exception. All deployed before any audit; removed at the end, also on failure."""
+    box = Sandbox(tmp_path_factory.mktemp("deploy"), engine)
+    sockets = fleet["sockets"]
+    image = engine["CONTAINMENT_IMAGE_BUSYBOX_1"]
+    hardened = dict(image=image, memory="32m", cpus=0.5, grace_period=0.5, stop_timeout=1,
+                    healthcheck={"test": "true", "interval": "1s"})
+    try:
+        hdocker(sockets["host1"], "run", "-d", "--name", box.name("by-hand"), "-p", "0.0.0.0:18080:8080", image)
+        results = box.run([
+            dict(hardened, name=box.name("web"), user="1801:1801", docker_host=sockets["host1"]),
+            dict(hardened, name=box.name("edge"), user="1802:1802", docker_host=sockets["host2"],
+                 cap_add=["NET_BIND_SERVICE"], exceptions={"cap_drop_all": EXCEPTION_REASON}),
+        ])
+        for result in results:
+            assert not result.get("failed"), result.get("msg")
+        yield box
+    finally:
+        for sock in sockets.values():
+            ids = hdocker(sock, "ps", "-aq", "--filter", "name=^/" + box.prefix, check=False).stdout.split()
+            if ids:
+                hdocker(sock, "rm", "-f", *ids, check=False)
+            nets = hdocker(sock, "network", "ls", "-q", "--filter", "name=containment_" + box.prefix,
+                           check=False).stdout.split()
+            if nets:
+                hdocker(sock, "network", "rm", *nets, check=False)
+
+
+def run_audit(fleet, tmp_path, names, hosts="host1:host2:gone", **extra_vars):
+    """ansible-playbook containment.docker.audit over the fleet plus host `gone` (engine down).
+    Returns (exit code, output, report dir)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    extra = tmp_path / "unreachable.yml"
+    extra.write_text(json.dumps({"unreachable": {"hosts": {"gone": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "containment_docker_host": "unix://%s/gone/docker.sock" % tmp_path}}}}), encoding="utf-8")
+    report_dir = tmp_path / "reports"
+    variables = dict(containment_audit_hosts=hosts, containment_audit_report_dir=str(report_dir),
+                     containment_audit_names=names, **extra_vars)
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(fleet["inventory"]), "-i", str(extra),
+                           "containment.docker.audit", "-e", json.dumps(variables)],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, **ANSIBLE_ENV))
+    (tmp_path / "output.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    return proc.returncode, proc.stdout + proc.stderr, report_dir
+
+
+def load_reports(report_dir):
+    assert sorted(p.name for p in report_dir.iterdir()) == sorted(REPORTS)
+    return (json.loads((report_dir / "report.json").read_text(encoding="utf-8")),
+            ET.parse(str(report_dir / "report.junit.xml")).getroot(),
+            json.loads((report_dir / "report.sarif").read_text(encoding="utf-8")),
+            (report_dir / "report.html").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def failing_run(fleet, deployed, tmp_path_factory):
+    return run_audit(fleet, tmp_path_factory.mktemp("failing"), [deployed.prefix + "*"])
+
+
+def test_a_failing_container_fails_the_run_after_the_reports_are_written(failing_run, deployed):
+    rc, output, report_dir = failing_run
+    assert rc != 0, output
+    assert "The audit failed" in output and "host1/%sby-hand" % deployed.prefix in output
+    report = load_reports(report_dir)[0]
+    assert report["passed"] is False
+
+
+def test_one_combined_json_report_of_the_documented_shape(failing_run, deployed):
+    report = load_reports(failing_run[2])[0]
+    jsonschema.validate(report, _reports.REPORT_SCHEMA)
+    hosts = dict((h["host"], h) for h in report["hosts"])
+    assert sorted(hosts) == ["gone", "host1", "host2"]
+    assert hosts["gone"]["status"] == "unreachable" and "gone/docker.sock" in hosts["gone"]["error"]
+    assert sorted(c["name"] for c in hosts["host1"]["containers"]) == [deployed.name("by-hand"), deployed.name("web")]
+    assert [c["name"] for c in hosts["host2"]["containers"]] == [deployed.name("edge")]
+    assert hosts["host1"]["engine"]["docker_host"].endswith("/host1/docker.sock")
+    assert report["summary"]["failing_containers"] == ["host1/" + deployed.name("by-hand")]
+    assert report["summary"]["unreachable_hosts"] == ["gone"]
+    assert len(report["findings"]) == 3 * len(CONTROLS)
+    statuses = dict(((f["host"], f["container"], f["control"]), f) for f in report["findings"])
+    edge = statuses[("host2", deployed.name("edge"), "cap_drop_all")]
+    assert edge["status"] == "excepted" and edge["reason"] == EXCEPTION_REASON
+    by_hand = statuses[("host1", deployed.name("by-hand"), "ports_bound")]
+    assert by_hand["status"] == "fail" and by_hand["evidence"]["HostConfig.PortBindings"] == ["0.0.0.0:18080->8080/tcp"]
+    assert all(f["status"] in ("pass", "excepted") for f in report["findings"] if f["container"] != deployed.name("by-hand"))
+
+
+def test_junit_report_counts_match_the_findings(failing_run, deployed):
+    report, junit = load_reports(failing_run[2])[:2]
+    counts = report["summary"]["by_status"]
+    assert int(junit.get("tests")) == len(report["findings"]) + 1 == len(junit.findall("./testsuite/testcase"))
+    assert int(junit.get("failures")) == counts["fail"] == len(junit.findall("./testsuite/testcase/failure"))
+    assert int(junit.get("skipped")) == counts["excepted"] == 1
+    assert int(junit.get("errors")) == 1
+    failure = junit.find("./testsuite[@name='host1/%s']/testcase[@name='memory_limit']/failure" % deployed.name("by-hand"))
+    assert "HostConfig.Memory: 0" in failure.text
+    skipped = junit.find("./testsuite[@name='host2/%s']/testcase[@name='cap_drop_all']/skipped" % deployed.name("edge"))
+    assert EXCEPTION_REASON in skipped.get("message")
+    assert junit.find("./testsuite[@name='gone']/testcase/error") is not None
+
+
+def test_sarif_report_is_valid_sarif_2_1_0(failing_run, deployed):
+    report, _, sarif = load_reports(failing_run[2])[:3]
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+    run = sarif["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [c.id for c in CONTROLS]
+    counts = report["summary"]["by_status"]
+    assert len(run["results"]) == counts["fail"] + counts["warn"] + counts["excepted"]
+    failed = sorted(r["ruleId"] for r in run["results"] if r["level"] == "error" and "suppressions" not in r)
+    assert failed == sorted(f["control"] for f in report["findings"] if f["status"] == "fail")
+    names = {l["fullyQualifiedName"] for r in run["results"] for l in r["locations"][0]["logicalLocations"]}
+    assert "host1/" + deployed.name("by-hand") in names
+    assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def test_html_report_shows_every_container_and_failing_control(failing_run, deployed):
+    report, _, _, page = load_reports(failing_run[2])
+    for name in ("by-hand", "web", "edge"):
+        assert deployed.name(name) in page
+    for finding in report["findings"]:
+        if finding["status"] == "fail":
+            assert 'class="cell fail" title="%s:' % finding["control"] in page
+    assert EXCEPTION_REASON in page and "gone" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_report_only_writes_the_same_reports_and_exits_zero(fleet, deployed, tmp_path):
+    rc, output, report_dir = run_audit(fleet, tmp_path, [deployed.prefix + "*"], containment_audit_report_only=True)
+    assert rc == 0, output
+    report = load_reports(report_dir)[0]
+    assert report["summary"]["failing_containers"] == ["host1/" + deployed.name("by-hand")]
+
+
+def test_unreachable_host_gates_the_run_unless_told_otherwise(fleet, deployed, tmp_path):
+    good = [deployed.name("web"), deployed.name("edge")]
+    rc, output, _ = run_audit(fleet, tmp_path / "gated", good)
+    assert rc != 0 and "not audited: gone" in output, output
+    rc, output, report_dir = run_audit(fleet, tmp_path / "tolerated", good,
+                                       containment_audit_fail_on_unreachable=False)
+    assert rc == 0, output
+    report = load_reports(report_dir)[0]
+    assert report["summary"]["by_status"]["fail"] == 0 and report["summary"]["containers"] == 2
+    assert report["summary"]["unreachable_hosts"] == ["gone"] and report["passed"] is False
