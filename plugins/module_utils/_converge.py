@@ -318,11 +318,16 @@ class Converger(object):
         state = state or {}
         logs = self.engine.logs_tail(container_id) if container_id else []
         health = state.get('Health') or {}
+        # An unhealthy container often logs nothing: the healthcheck's own output says why.
+        health_log = [(entry.get('Output') or '').strip() for entry in (health.get('Log') or [])][-3:]
         detail = {'exit_code': state.get('ExitCode'), 'status': state.get('Status'),
-                  'health': health.get('Status'), 'error': state.get('Error') or None, 'logs': logs}
+                  'health': health.get('Status'), 'error': state.get('Error') or None, 'logs': logs,
+                  'health_log': health_log}
         msg = '%s (status %s, exit code %s%s); last log lines: %s' % (
             what, state.get('Status'), state.get('ExitCode'),
             ', health %s' % health.get('Status') if health.get('Status') else '', ' | '.join(logs[-10:]) or '(none)')
+        if health.get('Status') == 'unhealthy' and health_log:
+            msg += '; last healthcheck output: %s' % (health_log[-1] or '(none)')
         return {'failed': True, 'msg': msg, 'failure': detail}
 
 

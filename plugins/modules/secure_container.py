@@ -298,10 +298,10 @@ findings:
   sample: [{control: non_root_user, tier: floor, status: pass, message: runs as a numeric non-root UID:GID,
             evidence: {"Config.User": "1501:1501"}, cis: "4.1", pss: "runAsNonRoot, runAsUser, runAsGroup"}]
 failure:
-  description: When a new container did not stay up, its exit code, status, health and last log lines.
+  description: When a new container did not stay up, its exit code, status, health, last log lines and last healthcheck outputs.
   returned: on failure of a new container
   type: dict
-  sample: {exit_code: 3, status: exited, health: null, logs: ["config file missing"]}
+  sample: {exit_code: 3, status: exited, health: null, logs: ["config file missing"], health_log: []}
 problems:
   description: When the spec is refused, one entry per breach with service, field, rule, message and fix.
   returned: on refusal
