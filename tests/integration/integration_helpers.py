@@ -1,0 +1,120 @@
+"""Helpers of the integration tests: drive playbooks, look at the engine from outside.
+
+    Sandbox    -- one test's share of the engine: a unique name prefix, `run()` to drive
+                  containment.docker.* modules through ansible-playbook, and `cleanup()`,
+                  which removes every container, network and image tag with the prefix.
+    docker()   -- the docker CLI;  inspect() -- `docker inspect` of a container, or None.
+
+The docker CLI, not the collection's engine layer, so the code under test is checked from
+outside. The collection is found as installed: tests/conftest.py exports
+ANSIBLE_COLLECTIONS_PATH, which ansible-playbook inherits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent.parent
+# The ansible-playbook of the interpreter running pytest (the Makefile's venv), so the
+# module runs with the same pinned ansible-core and Docker SDK.
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+if not os.path.exists(ANSIBLE_PLAYBOOK):
+    ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook") or "ansible-playbook"
+
+ANSIBLE_ENV = {
+    "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    "ANSIBLE_LOCALHOST_WARNING": "0",
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+    "ANSIBLE_DEPRECATION_WARNINGS": "0",
+}
+
+
+def docker(*args, check=True, timeout=60):
+    """Run the docker CLI; returns the CompletedProcess (text)."""
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError("docker %s failed (%d): %s" % (" ".join(args), proc.returncode, proc.stderr.strip()))
+    return proc
+
+
+def inspect(name):
+    """`docker inspect` of a container, or None when there is none."""
+    proc = docker("container", "inspect", name, check=False)
+    return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sandbox(object):
+    """Everything one test creates on the engine carries `self.prefix`."""
+
+    def __init__(self, tmp_path, images):
+        self.prefix = "cdt-%s-" % uuid.uuid4().hex[:6]
+        self.tmp_path = tmp_path
+        self.images = images
+        self.tags = []
+        self.runs = 0
+
+    def name(self, suffix):
+        return self.prefix + suffix
+
+    def tag_image(self, source, suffix):
+        """Point the tag <prefix><suffix>:test at image `source` (a tag or id); removed at the end."""
+        tag = "%s%s:test" % (self.prefix, suffix)
+        docker("tag", source, tag)
+        if tag not in self.tags:
+            self.tags.append(tag)
+        return tag
+
+    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container"):
+        """Run one playbook with one task per dict of module options in `tasks` (or one dict).
+
+        Each task may fail (ignore_errors); its registered result is returned, so a test asserts
+        on failures as on successes. One dict in, one result out; a list in, a list out."""
+        single = isinstance(tasks, dict)
+        tasks = [tasks] if single else list(tasks)
+        self.runs += 1
+        out = self.tmp_path / ("results-%d.json" % self.runs)
+        playbook = self.tmp_path / ("playbook-%d.yml" % self.runs)
+        steps = [{"name": "task %d" % i, module: args, "register": "r%d" % i, "ignore_errors": True}
+                 for i, args in enumerate(tasks)]
+        steps.append({"name": "save the registered results", "ansible.builtin.copy": {
+            "content": "{{ [%s] | to_json }}" % ", ".join("r%d" % i for i in range(len(tasks))),
+            "dest": str(out)}, "check_mode": False, "diff": False})
+        play = [{"hosts": "localhost", "gather_facts": False,
+                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": steps}]
+        playbook.write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
+        cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
+        cmd += ["--check"] if check else []
+        cmd += ["--diff"] if diff else []
+        began = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV), timeout=300)
+        (self.tmp_path / ("output-%d.txt" % self.runs)).write_text(
+            "%s\n%s%s\n(%.1f s)\n" % (" ".join(cmd), proc.stdout, proc.stderr, time.monotonic() - began), encoding="utf-8")
+        if proc.returncode != 0 or not out.exists():
+            raise AssertionError("ansible-playbook failed (%d):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+        results = json.loads(out.read_text(encoding="utf-8"))
+        return results[0] if single else results
+
+    def cleanup(self):
+        ids = docker("ps", "-aq", "--filter", "name=^/" + self.prefix, check=False).stdout.split()
+        if ids:
+            docker("rm", "-f", *ids, check=False)
+        nets = docker("network", "ls", "-q", "--filter", "name=containment_" + self.prefix, check=False).stdout.split()
+        if nets:
+            docker("network", "rm", *nets, check=False)
+        if self.tags:
+            docker("rmi", *self.tags, check=False)
