@@ -30,11 +30,18 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
-RUN_ROOT=/run/cdfleet
-DATA_ROOT=/var/lib/cdfleet
+# Names and addresses; override both to run a second, independent fleet on the
+# same machine (e.g. two checkouts testing at once): CDFLEET_PREFIX=cdf2
+# CDFLEET_NET=10.230. The veth name PREFIX<i> must fit in 15 characters.
+PREFIX=${CDFLEET_PREFIX:-cdfleet}
+NET=${CDFLEET_NET:-10.231}
+[[ $PREFIX =~ ^[a-z][a-z0-9]{0,9}$ ]] || { echo "fleet: CDFLEET_PREFIX must match [a-z][a-z0-9]{0,9}" >&2; exit 2; }
+[[ $NET =~ ^10\.[0-9]{1,3}$ ]] || { echo "fleet: CDFLEET_NET must look like 10.231" >&2; exit 2; }
+RUN_ROOT=/run/$PREFIX
+DATA_ROOT=/var/lib/$PREFIX
 INVENTORY=${CDFLEET_INVENTORY:-$here/.state/inventory.yml}
 WAIT=${CDFLEET_WAIT:-60}
-NS_PREFIX=cdfleet-host
+NS_PREFIX=$PREFIX-host
 declare -A LAUNCHED=()
 
 say() { printf 'fleet: %s\n' "$*" >&2; }
@@ -46,7 +53,7 @@ die() {
 ns_of() { echo "$NS_PREFIX$1"; }
 run_dir() { echo "$RUN_ROOT/host$1"; }
 sock_of() { echo "unix://$RUN_ROOT/host$1/docker.sock"; }
-veth_of() { echo "cdfleet$1"; }
+veth_of() { echo "$PREFIX$1"; }
 
 # the docker CLI against host i
 hdocker() {
@@ -75,7 +82,7 @@ existing_hosts() {
         for d in "$RUN_ROOT"/host* "$DATA_ROOT"/host*; do
             [[ -e $d ]] && basename "$d" | sed -n 's/^host\([0-9]\{1,\}\)$/\1/p'
         done
-        ip -o link show 2>/dev/null | sed -n 's/^[0-9]*: cdfleet\([0-9]\{1,\}\)[@:].*/\1/p'
+        ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: $PREFIX\([0-9]\{1,\}\)[@:].*/\1/p"
     } | sort -n -u
 }
 
@@ -86,9 +93,15 @@ mounts_under() {
 }
 
 # pids of processes whose command line mentions a path (our containerd and
-# shims name the fleet's own paths; the paths hold no regex metacharacters)
+# shims name the fleet's own paths; the paths hold no regex metacharacters).
+# Only processes in our mount namespace: another one has its own /run.
 pids_mentioning() {
-    pgrep -f -- "$1" || true
+    local pid me
+    me=$(readlink /proc/self/ns/mnt)
+    for pid in $(pgrep -f -- "$1" || true); do
+        [[ $(readlink "/proc/$pid/ns/mnt" 2>/dev/null) == "$me" ]] && echo "$pid"
+    done
+    return 0
 }
 
 wait_gone() { # wait_gone SECONDS PID...
@@ -117,8 +130,8 @@ host_up() { # create netns + veth and start dockerd (does not wait)
     if ! ip link show "$veth" >/dev/null 2>&1; then
         ip -n "$ns" link del eth0 >/dev/null 2>&1 || true
         ip link add "$veth" type veth peer name eth0 netns "$ns"
-        ip addr add "10.231.$i.1/24" dev "$veth"
-        ip -n "$ns" addr add "10.231.$i.2/24" dev eth0
+        ip addr add "$NET.$i.1/24" dev "$veth"
+        ip -n "$ns" addr add "$NET.$i.2/24" dev eth0
     fi
     ip link set "$veth" up
     ip -n "$ns" link set eth0 up
@@ -137,9 +150,9 @@ host_up() { # create netns + veth and start dockerd (does not wait)
         --data-root "$DATA_ROOT/host$i" \
         --exec-root "$dir/exec" \
         --pidfile "$dir/docker.pid" \
-        --containerd-namespace "cdfleet-host$i" \
-        --containerd-plugins-namespace "cdfleet-host$i-plugins" \
-        --cgroup-parent "/cdfleet-host$i" \
+        --containerd-namespace "$ns" \
+        --containerd-plugins-namespace "$ns-plugins" \
+        --cgroup-parent "/$ns" \
         --bip "172.31.$i.1/24" \
         --default-address-pool "base=10.232.0.0/16,size=24" \
         </dev/null >>"$dir/dockerd.log" 2>&1 9<&- &
@@ -215,7 +228,7 @@ host_down() {
     fi
     # the cgroups the daemon made (empty once its containers are gone)
     local cg
-    for cg in /sys/fs/cgroup/*/cdfleet-host"$i"; do
+    for cg in /sys/fs/cgroup/*/"$ns"; do
         [[ -d $cg ]] || continue
         find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
         [[ -d $cg ]] && say "host$i: could not remove cgroup $cg"
@@ -251,7 +264,7 @@ write_inventory() { # write_inventory N
             echo "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\""
             echo "      containment_docker_host: $(sock_of "$i")"
             echo "      cdfleet_netns: $(ns_of "$i")"
-            echo "      cdfleet_address: 10.231.$i.2"
+            echo "      cdfleet_address: $NET.$i.2"
         done
     } >"$tmp"
     mv "$tmp" "$INVENTORY"
@@ -335,7 +348,7 @@ cmd_status() {
         pid=$(dockerd_pid "$i" || echo -)
         if ver=$(hdocker "$i" version --format '{{.Server.Version}}' 2>/dev/null); then
             running=$(hdocker "$i" ps -q | wc -l)
-            echo "host$i  netns=$ns  address=10.231.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")"
+            echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")"
         else
             echo "host$i  netns=$([[ -e /run/netns/$ns ]] && echo "$ns" || echo missing)  dockerd=$pid  engine=DOWN"
             bad=1
@@ -350,8 +363,10 @@ for t in ip nsenter dockerd docker flock; do
     command -v "$t" >/dev/null || die "$t not found (on Debian: scripts/ensure-docker installs docker.io and iproute2)"
 done
 
-# one fleet.sh at a time (lock on this script itself: nothing to clean up)
-exec 9<"${BASH_SOURCE[0]}"
+# one fleet.sh at a time on this machine, whichever checkout it comes from
+# (the namespaces and /run/$PREFIX are machine-wide). The lock file stays.
+mkdir -p /run/lock
+exec 9>>"/run/lock/$PREFIX.lock"
 flock 9
 
 case ${1:-} in
