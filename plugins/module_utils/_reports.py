@@ -332,8 +332,8 @@ def to_html(report):
         out.append('<p class="unreachable">Not audited (unreachable): %s</p>' % _e(', '.join(summary['unreachable_hosts'])))
     if summary['failing_containers']:
         out.append('<p>Failing containers: %s</p>' % ', '.join('<code>%s</code>' % _e(c) for c in summary['failing_containers']))
-    out.append('<table><tr><th>host</th><th>status</th><th>containers</th>%s</tr>'
-               % ''.join('<th>%s</th>' % s for s in (policy.FAIL, policy.EXCEPTED, policy.WARN)))
+    out.append('<table><tr><th>host</th><th>status</th><th>containers</th><th>failing</th>'
+               '<th>with exceptions</th><th>with warnings</th></tr>')
     for host in report['hosts']:
         if host['status'] != HOST_OK:
             out.append('<tr><td><a href="#host-%s">%s</a></td><td class="fail" colspan="5">%s</td></tr>'

@@ -24,7 +24,7 @@ description:
     not fail the task; gate on RV(summary.failing_containers) or use the C(playbooks/audit.yml)
     playbook, which writes JSON, JUnit XML, SARIF 2.1.0 and HTML reports and fails when a control fails."
 author:
-  - containment.docker maintainers
+  - containment.docker maintainers (@containment)
 extends_documentation_fragment:
   - containment.docker.docker
 attributes:

@@ -122,14 +122,14 @@ def fleet_on_engine(engine, tmp_path_factory):
     image = engine["CONTAINMENT_IMAGE_BUSYBOX_1"]
     try:
         commands = []
-        for uid, (suffix, (how, replaced, added, _)) in enumerate(sorted(SHAPES.items()), start=1600):
+        for uid, (suffix, (how, replaced, added, _expected)) in enumerate(sorted(SHAPES.items()), start=1600):
             args = [how, "--name", box.name(suffix), "--label", label]
             args += [] if how == "create" else ["-d"]
             commands.append(args + docker_flags(uid, replaced) + [a.format(port=free_port()) for a in added] + [image])
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda args: docker(*args), commands))
         tasks = []
-        for uid, (suffix, (options, _)) in enumerate(sorted(GOOD.items()), start=1700):
+        for uid, (suffix, (options, _expected)) in enumerate(sorted(GOOD.items()), start=1700):
             task = dict(name=box.name(suffix), image=image, user="%d:%d" % (uid, uid), memory="32m", cpus=0.5,
                         labels={"cdt-audit": box.prefix}, healthcheck={"test": "true", "interval": "1s"},
                         grace_period=0.5, stop_timeout=1)
