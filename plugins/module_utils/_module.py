@@ -36,7 +36,9 @@ def connect(module):
         engine = _engine.Engine(module.params['docker_host'], module.params['timeout'])
         engine.info()
         return engine
-    except (_engine.EngineError, _engine.DockerException) as exc:
+    except _engine.EngineError as exc:
+        module.fail_json(msg='%s. Fix: start dockerd or set docker_host (or DOCKER_HOST) to its socket.' % exc)
+    except _engine.DockerException as exc:
         module.fail_json(msg='cannot reach the Docker engine at %s: %s. Fix: start dockerd or set docker_host '
                              '(or DOCKER_HOST) to its socket.' % (module.params['docker_host'], exc))
 

@@ -313,6 +313,8 @@ def _check_no_swap(inspect, ctx):
     evidence = {'HostConfig.Memory': memory, 'HostConfig.MemorySwap': swap}
     if memory > 0 and swap == memory:
         return [], evidence
+    if memory <= 0:
+        return ['no memory limit, so swap is unbounded too'], evidence
     if swap in (0, None) and memory > 0:
         return ["MemorySwap is left at Docker's default (twice the memory)"], evidence
     return ['MemorySwap %r differs from Memory %r, so the container can swap' % (swap, memory)], evidence

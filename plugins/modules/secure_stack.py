@@ -16,14 +16,14 @@ description:
   - All services are validated before anything changes; one refused service refuses the whole list,
     with one line per breach naming the service, the field, the control and the fix.
   - Two services on one host with the same uid are refused (control C(unique_uid)) unless both name the
-    sharing in their O(services[].exceptions).
+    sharing with a reason in their C(exceptions), under the key C(unique_uid).
   - With O(prune), managed containers (label C(containment.managed=true)) that are no longer listed are removed.
     Containers the collection does not manage are never touched.
   - Changes run with a few engine calls in parallel; each replaced service is rolled back on its own if
     its new container does not stay up, and the task then fails naming it.
   - This is the module behind the role M(containment.docker.secure_services).
 author:
-  - containment.docker maintainers
+  - containment.docker maintainers (@containment)
 extends_documentation_fragment:
   - containment.docker.docker
 attributes:
@@ -77,14 +77,33 @@ services:
   type: list
   elements: dict
   contains:
-    name: {description: The service., type: str}
-    action: {description: "One of create, recreate, start, stop, remove, none.", type: str}
-    reasons: {description: Why, for example the fields that drifted., type: list, elements: str}
-    steps: {description: The steps taken against the engine., type: list, elements: str}
-    container: {description: "id, name, image, image_id, status and health of the container.", type: dict}
-    findings: {description: The policy controls evaluated on the container., type: list, elements: dict}
-    failed: {description: Whether this service's change failed (and was rolled back)., type: bool}
-    msg: {description: What failed., type: str}
+    name:
+      description: The service.
+      type: str
+    action:
+      description: One of create, recreate, start, stop, remove, none.
+      type: str
+    reasons:
+      description: Why, for example the fields that drifted.
+      type: list
+      elements: str
+    steps:
+      description: The steps taken against the engine.
+      type: list
+      elements: str
+    container:
+      description: The id, name, image, image_id, status and health of the container.
+      type: dict
+    findings:
+      description: The policy controls evaluated on the container.
+      type: list
+      elements: dict
+    failed:
+      description: Whether this service's change failed (and was rolled back).
+      type: bool
+    msg:
+      description: What failed.
+      type: str
   sample: [{name: web, action: none, reasons: [], container: {name: web, status: running}}]
 pruned:
   description: Managed containers removed (or to be removed) because they are no longer listed.
