@@ -17,10 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 from ansible_collections.containment.docker.plugins.module_utils import _spec
-from ansible_collections.containment.docker.plugins.module_utils._engine import EngineError
+from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
 
 PREVIOUS_SUFFIX = '__previous'
-PARALLEL_CALLS = 4
 
 
 def _failed_controls(findings):
@@ -147,17 +146,19 @@ class Converger(object):
         self.log = log or (lambda msg: None)
 
     def live_containers(self, names, managed_only_listing):
-        """{name: inspect} for the given service names and their __previous leftovers."""
-        live = {}
+        """{name: inspect} for the given service names and their __previous leftovers and, with the
+        listing, every managed container. One listing, then the inspects a few at a time: on a host
+        with nothing to change, these are nearly all the engine calls of a run."""
+        wanted = set(names) | set(name + PREVIOUS_SUFFIX for name in names)
         if managed_only_listing:
-            for inspect in self.engine.managed_containers():
+            refs = [cid for name, cid, labels in self.engine.container_names()
+                    if name in wanted or labels.get(policy.LABEL_MANAGED) == 'true']
+        else:
+            refs = sorted(wanted)
+        live = {}
+        for inspect in self.engine.inspect_containers(refs):
+            if inspect is not None:
                 live[inspect['Name'].lstrip('/')] = inspect
-        for name in names:
-            for candidate in (name, name + PREVIOUS_SUFFIX):
-                if candidate not in live:
-                    inspect = self.engine.inspect_container(candidate)
-                    if inspect is not None:
-                        live[candidate] = inspect
         return live
 
     def run(self, raws, prune=False, check_unique_uid=False):
@@ -235,9 +236,11 @@ class Converger(object):
             list(pool.map(self._prune, pruned))
             self._watch([job for job in jobs if job.watch])
             list(pool.map(self._finish, jobs))
+        changed = [job.spec['name'] for job in jobs if job.action != 'none']
+        after = dict(zip(changed, self.engine.inspect_containers(changed)))
         outcomes = []
         for job in jobs:
-            current = job.old if job.action == 'none' else self.engine.inspect_container(job.spec['name'])
+            current = job.old if job.action == 'none' else after[job.spec['name']]
             outcome = {'failed': job.failure is not None, 'steps': job.steps, 'container': container_view(current),
                        'findings': policy.evaluate(current, ctx) if current else []}
             outcome.update(job.failure or {})
@@ -282,8 +285,7 @@ class Converger(object):
         pending = list(jobs)
         while pending:
             elapsed = time.monotonic() - began
-            for job in list(pending):
-                inspect = self.engine.inspect_container(job.watch)
+            for job, inspect in zip(list(pending), self.engine.inspect_containers([job.watch for job in pending])):
                 job.state = (inspect or {}).get('State') or {}
                 verdict = judge_start(job.state, elapsed, job.ops['grace_period'], job.ops['healthy_timeout'])
                 if verdict != 'wait':

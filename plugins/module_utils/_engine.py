@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     import docker
@@ -34,6 +35,9 @@ except ImportError:  # pragma: no cover - exercised by the missing_required_lib 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+# Requests to the engine in flight at once. The engine serialises much of its own work,
+# so more than a few buys nothing; a few hide the round trips of many small calls.
+PARALLEL_CALLS = 4
 
 # Connection options shared by every module of the collection (see doc_fragments/docker.py).
 CONNECTION_OPTIONS = dict(
@@ -82,12 +86,18 @@ class Engine(object):
         return self.list_containers(filters={'label': labels})
 
     def list_containers(self, filters=None):
-        result = []
-        for summary in self.api.containers(all=True, filters=filters or {}):
-            inspect = self.inspect_container(summary['Id'])
-            if inspect is not None:  # removed between the list and the inspect
-                result.append(inspect)
-        return result
+        ids = [summary['Id'] for summary in self.api.containers(all=True, filters=filters or {})]
+        # None: removed between the list and the inspect
+        return [inspect for inspect in self.inspect_containers(ids) if inspect is not None]
+
+    def inspect_containers(self, refs):
+        """The inspect of each name or id in refs (None where there is none), a few at a time."""
+        return parallel(self.inspect_container, refs)
+
+    def container_names(self):
+        """[(name, id, labels)] of every container, running or not, from one listing."""
+        return [(_primary_name(summary.get('Names')), summary['Id'], summary.get('Labels') or {})
+                for summary in self.api.containers(all=True)]
 
     def inspect_image(self, ref):
         try:
@@ -126,15 +136,15 @@ class Engine(object):
 
     def ensure_networks(self, names, dry_run=False):
         """Create the user-defined bridge networks that do not exist yet. Returns those created."""
-        created = []
-        for name in names:
-            if any(n['Name'] == name for n in self.api.networks(names=[name])):
-                continue
-            if not dry_run:
-                self.api.create_network(name, driver='bridge', check_duplicate=True,
-                                        labels={policy.LABEL_MANAGED: 'true'})
-            created.append(name)
-        return created
+        if not names:
+            return []
+        # one listing; its name filter also matches parts of names, so compare whole names
+        existing = set(net['Name'] for net in self.api.networks(names=list(names)))
+        missing = [name for name in names if name not in existing]
+        if not dry_run:
+            parallel(lambda name: self.api.create_network(name, driver='bridge', check_duplicate=True,
+                                                          labels={policy.LABEL_MANAGED: 'true'}), missing)
+        return missing
 
     def remove_network_if_unused(self, name):
         for net in self.api.networks(names=[name]):
@@ -181,6 +191,23 @@ class Engine(object):
 
     def rename(self, container_id, name):
         self.api.rename(container_id, name)
+
+
+def parallel(call, items):
+    """[call(item) for item in items], with up to PARALLEL_CALLS calls at a time."""
+    items = list(items)
+    if len(items) < 2:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(items))) as pool:
+        return list(pool.map(call, items))
+
+
+def _primary_name(names):
+    """A container's own name from a listing's Names (links add /other/alias entries)."""
+    for name in names or []:
+        if name.count('/') == 1:
+            return name.lstrip('/')
+    return None
 
 
 def _split_ref(ref):
