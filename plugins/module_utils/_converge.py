@@ -42,7 +42,7 @@ def load_specs(raws, host_cpus=None, check_unique_uid=False):
             specs.append((_spec.normalize_spec(raw), raw))
         except _spec.SpecError as exc:
             problems.extend(exc.problems)
-    names = [s['name'] for s, _ in specs]
+    names = [spec['name'] for spec, _raw in specs]
     for name in sorted(set(n for n in names if names.count(n) > 1)):
         problems.append(dict(service=name, field='name', rule='format', message='two services are named %s' % name,
                              fix='give every service on a host its own name'))
@@ -164,7 +164,7 @@ class Converger(object):
     def run(self, raws, prune=False, check_unique_uid=False):
         # The one check that needs the engine (its CPU count) runs here, still before any change.
         specs, ctx = load_specs(raws, self.engine.host_cpus(), check_unique_uid)
-        names = [spec['name'] for spec, _ in specs]
+        names = [spec['name'] for spec, _ops in specs]
         live = self.live_containers(names, managed_only_listing=prune or len(specs) > 1)
         self._recover_leftovers(names, live)
 
