@@ -32,7 +32,7 @@ description:
   - Unless O(networks) or O(network_mode) is given, the container gets a user-defined bridge network of
     its own named C(containment_<name>), created when missing.
 author:
-  - containment.docker maintainers
+  - containment.docker maintainers (@containment)
 extends_documentation_fragment:
   - containment.docker.docker
 attributes:
