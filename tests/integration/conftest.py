@@ -12,9 +12,7 @@ import subprocess
 
 import pytest
 
-# free_port, inspect and Sandbox are re-exported for tests that import them from here;
-# new code should import them from integration_helpers.
-from integration_helpers import TOP, Sandbox, docker, free_port, inspect  # noqa: F401
+from integration_helpers import TOP, Sandbox, docker
 
 
 @pytest.fixture(scope="session")

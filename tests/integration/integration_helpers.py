@@ -40,7 +40,7 @@ ANSIBLE_ENV = {
 
 def docker(*args, check=True, timeout=60):
     """Run the docker CLI; returns the CompletedProcess (text)."""
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("docker %s failed (%d): %s" % (" ".join(args), proc.returncode, proc.stderr.strip()))
     return proc
@@ -101,7 +101,8 @@ class Sandbox(object):
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
         began = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV), timeout=300)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV),
+                              timeout=300, check=False)
         (self.tmp_path / ("output-%d.txt" % self.runs)).write_text(
             "%s\n%s%s\n(%.1f s)\n" % (" ".join(cmd), proc.stdout, proc.stderr, time.monotonic() - began), encoding="utf-8")
         if proc.returncode != 0 or not out.exists():
