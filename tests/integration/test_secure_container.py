@@ -48,8 +48,8 @@ def read_first(name, paths):
     raise AssertionError("none of %s exists in %s" % (paths, name))
 
 
-def fetch(port, attempts=50):
-    """The page the web container serves on 127.0.0.1:port (waits up to ~5 s for it to come up)."""
+def fetch(port, attempts=150):
+    """The page the web container serves on 127.0.0.1:port (waits up to ~15 s for it to come up)."""
     for attempt in range(attempts):
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=2) as response:
