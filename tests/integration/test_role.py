@@ -1,0 +1,158 @@
+"""The secure_services role and playbooks/deploy.yml, driven by ansible-playbook as users run them.
+
+- The example inventory merges as its README says (group list, defaults, host overrides and extras,
+  ports bound to the bind address) and every host's merged list passes the policy.
+- A typo in one host's service fails the deploy before any host is touched, naming host and service.
+- A policy breach is refused by the module naming the service, before anything changes.
+- A failed batch stops the rollout: later batches are never deployed.
+
+The engine tests use the shared local engine: names carry the sandbox prefix, prune is off.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, docker, inspect
+
+from ansible_collections.containment.docker.plugins.module_utils._converge import load_specs
+from ansible_collections.containment.docker.plugins.module_utils._spec import SpecError
+
+DEPLOY = str(TOP / "playbooks" / "deploy.yml")
+EXAMPLE = TOP / "playbooks" / "inventory" / "example"
+
+
+def playbook(args, timeout=300):
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, *args], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **ANSIBLE_ENV))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def write_inventory(path, hosts, group_vars=None):
+    """An inventory folder: hosts.yml (group `fleet`, every host local) and optional group_vars."""
+    path.mkdir()
+    inventory = {"fleet": {"hosts": dict((name, dict({"ansible_connection": "local",
+                                                       "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                                                      **host_vars)) for name, host_vars in hosts.items())}}
+    (path / "hosts.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    if group_vars:
+        (path / "group_vars").mkdir()
+        (path / "group_vars" / "fleet.yml").write_text(yaml.safe_dump(group_vars), encoding="utf-8")
+    return str(path)
+
+
+def merged_lists(tmp_path, inventory):
+    """{host: the list the role would give the module}, from the role's own merge (tasks_from: validate)."""
+    out = tmp_path / "merged"
+    out.mkdir()
+    play = [{"hosts": "all", "gather_facts": False, "tasks": [
+        {"ansible.builtin.include_role": {"name": "containment.docker.secure_services", "tasks_from": "validate",
+                                          "public": True}},
+        {"ansible.builtin.copy": {"content": "{{ __secure_services_stack | to_json }}",
+                                  "dest": str(out) + "/{{ inventory_hostname }}.json", "mode": "0644"},
+         "delegate_to": "localhost"}]}]
+    (tmp_path / "merge.yml").write_text(json.dumps(play), encoding="utf-8")
+    rc, output = playbook(["-i", inventory, "-e", "ansible_connection=local", str(tmp_path / "merge.yml")])
+    assert rc == 0, output
+    return dict((p.stem, json.loads(p.read_text(encoding="utf-8"))) for p in out.iterdir())
+
+
+def by_name(services):
+    return dict((s["name"], s) for s in services)
+
+
+def test_example_inventory_merges_as_documented_and_passes_the_policy(tmp_path):
+    lists = merged_lists(tmp_path, str(EXAMPLE))
+    assert sorted(lists) == ["batch1.example.com", "web1.example.com", "web2.example.com"]
+
+    web1, web2 = by_name(lists["web1.example.com"]), by_name(lists["web2.example.com"])
+    assert list(web1) == ["frontend", "api", "metrics"]
+    assert list(web2) == ["frontend", "api", "metrics", "search"]          # the host's own service, last
+    # defaults under every service, the service's own values over them
+    assert web1["frontend"]["memory"] == "128m" and web1["frontend"]["cpus"] == 0.5
+    assert web1["api"]["memory"] == "256m" and web1["api"]["env"] == {"TZ": "UTC", "API_WORKERS": "4"}
+    # web2's override: one field of one service, dicts merged key by key, lists replaced
+    assert web2["api"]["memory"] == "512m" and web2["api"]["cpus"] == 1.5
+    assert web2["api"]["env"] == {"TZ": "UTC", "API_WORKERS": "8"}
+    assert web2["api"]["tmpfs"] == web1["api"]["tmpfs"]
+    assert web2["metrics"]["ports"] == ["10.0.0.11:9100:9100"]
+    assert web2["frontend"] == web1["frontend"]
+    assert web2["search"]["memory"] == "384m" and web2["search"]["env"] == {"TZ": "UTC"}
+    # ports without an address get the bind address; explicit ones are kept
+    assert web1["frontend"]["ports"] == ["127.0.0.1:8080:8080"]
+    assert web1["metrics"]["ports"] == ["10.0.0.10:9100:9100"]
+
+    batch = by_name(lists["batch1.example.com"])
+    assert batch["mailer"]["exceptions"]["cap_drop_all"].startswith("NET_BIND_SERVICE")
+    assert batch["reports"]["user"] == batch["cleanup"]["user"]
+
+    for host, services in lists.items():
+        load_specs(services, host_cpus=2, check_unique_uid=True)    # raises SpecError if refused
+
+
+def test_example_shared_uid_needs_the_exception_on_both_services(tmp_path):
+    services = merged_lists(tmp_path, str(EXAMPLE))["batch1.example.com"]
+    for service in services:
+        if service["name"] == "cleanup":
+            del service["exceptions"]["unique_uid"]
+    with pytest.raises(SpecError) as refused:
+        load_specs(services, host_cpus=2, check_unique_uid=True)
+    # reports still names the sharing; cleanup, which no longer does, is refused
+    assert [p["service"] for p in refused.value.problems if "unique_uid" in p["rule"]] == ["cleanup"]
+
+
+def test_ports_bind_to_the_bind_address_ipv6_in_brackets(tmp_path):
+    service = {"name": "web", "image": "x", "user": "1501:1501", "memory": "32m", "cpus": 0.5,
+               "ports": ["8080:80", "53/udp", 9000, "10.1.2.3:81:81", "[::1]:82:82"]}
+    inventory = write_inventory(tmp_path / "inventory", {"v4": {}, "v6": {"secure_services_bind_address": "::1"}},
+                                {"secure_services_services": [service]})
+    lists = merged_lists(tmp_path, inventory)
+    assert lists["v4"][0]["ports"] == ["127.0.0.1:8080:80", "127.0.0.1::53/udp", "127.0.0.1::9000",
+                                       "10.1.2.3:81:81", "[::1]:82:82"]
+    assert lists["v6"][0]["ports"][:3] == ["[::1]:8080:80", "[::1]::53/udp", "[::1]::9000"]
+
+
+def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_path, sandbox):
+    good = {"name": sandbox.name("web"), "image": "containment-test/busybox:1", "user": "1501:1501",
+            "memory": "16m", "cpus": 0.1}
+    inventory = write_inventory(tmp_path / "inventory", {
+        "first": {"secure_services_services": [good]},
+        "second": {"secure_services_services": [dict(good, name=sandbox.name("api"), memroy="32m")]},
+    }, {"secure_services_prune": False})
+    rc, output = playbook(["-i", inventory, DEPLOY, "-e", "containment_deploy_serial=1"])
+    assert rc != 0
+    assert "second: secure_services refused: %s.memroy" % sandbox.name("api") in output
+    assert "Converge all services of this host" not in output
+    assert inspect(sandbox.name("web")) is None
+
+
+def test_a_policy_breach_is_refused_by_the_module_naming_the_service(tmp_path, sandbox):
+    base = {"image": "containment-test/busybox:1", "memory": "16m", "cpus": 0.1}
+    inventory = write_inventory(tmp_path / "inventory", {"only": {}}, {
+        "secure_services_prune": False,
+        "secure_services_services": [dict(base, name=sandbox.name("a"), user="1501:1501"),
+                                     dict(base, name=sandbox.name("b"), user="1501:1501")]})
+    rc, output = playbook(["-i", inventory, DEPLOY])
+    assert rc != 0
+    assert "refused by the containment policy, nothing was changed" in output
+    assert "service '%s': field 'user': unique_uid (baseline)" % sandbox.name("a") in output
+    assert inspect(sandbox.name("a")) is None and inspect(sandbox.name("b")) is None
+
+
+def test_a_failed_batch_stops_the_rollout(tmp_path, sandbox):
+    """serial 1: the first host's new service exits at once, so the second host is never deployed."""
+    base = {"image": "containment-test/busybox:1", "memory": "16m", "cpus": 0.1, "grace_period": 1}
+    inventory = write_inventory(tmp_path / "inventory", {
+        "first": {"secure_services_services": [dict(base, name=sandbox.name("crash"), user="1501:1501",
+                                                    command=["/bin/false"])]},
+        "second": {"secure_services_services": [dict(base, name=sandbox.name("fine"), user="1502:1502")]},
+    }, {"secure_services_prune": False})
+    rc, output = playbook(["-i", inventory, DEPLOY, "-e", "containment_deploy_serial=1"])
+    assert rc != 0
+    assert "%s: FAILED to create" % sandbox.name("crash") in output
+    assert inspect(sandbox.name("crash")) is None          # the module removed the new container
+    assert inspect(sandbox.name("fine")) is None           # the second batch never ran
+    assert docker("network", "ls", "-q", "--filter", "name=containment_" + sandbox.name("fine")).stdout == ""
