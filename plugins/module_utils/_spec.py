@@ -558,6 +558,26 @@ def _ports(inspect):
     return sorted(result)
 
 
+def _healthcheck_view(inspect):
+    """Config.Healthcheck with Docker's omissions filled in: inspect leaves out zero durations."""
+    health = (inspect.get('Config') or {}).get('Healthcheck')
+    if health is None:
+        return None
+    view = dict((key, health.get(key) or 0) for key in ('Interval', 'Timeout', 'Retries', 'StartPeriod'))
+    view['Test'] = health.get('Test')
+    return view
+
+
+BUILTIN_NETWORKS = ('bridge', 'host', 'none')
+
+
+def _user_networks(inspect):
+    """The user-defined networks a container is attached to; docker inspect also lists the built-in
+    network of a mode such as 'none', which no spec names."""
+    networks = (inspect.get('NetworkSettings') or {}).get('Networks') or {}
+    return sorted(n for n in networks if n not in BUILTIN_NETWORKS)
+
+
 def _host_field(name, default=None, transform=None):
     def get(inspect):
         value = (inspect.get('HostConfig') or {}).get(name, default)
@@ -577,7 +597,7 @@ COMPARED_FIELDS = (
     ('user', _config_field('User'), False),
     ('command', _config_field('Cmd'), True),
     ('entrypoint', _config_field('Entrypoint'), True),
-    ('healthcheck', _config_field('Healthcheck'), True),
+    ('healthcheck', _healthcheck_view, True),
     ('stop_timeout', _config_field('StopTimeout'), False),
     ('memory', _host_field('Memory', 0, format_size), False),
     ('memory_swap', _host_field('MemorySwap', 0, format_size), False),
@@ -594,7 +614,7 @@ COMPARED_FIELDS = (
     ('ports', _ports, False),
     ('restart', _host_field('RestartPolicy', {}, lambda r: '%s:%s' % (r.get('Name') or 'no', r.get('MaximumRetryCount') or 0)), False),
     ('network_mode', _host_field('NetworkMode', ''), False),
-    ('networks', lambda i: sorted(((i.get('NetworkSettings') or {}).get('Networks') or {})), False),
+    ('networks', _user_networks, False),
     ('pid_mode', _host_field('PidMode', ''), False),
     ('ipc_mode', _host_field('IpcMode', '', lambda v: 'host' if v == 'host' else ''), False),
     ('uts_mode', _host_field('UTSMode', ''), False),

@@ -300,9 +300,6 @@ def test_healthcheck_passing_becomes_healthy_failing_is_rolled_back(sandbox):
     assert after["Config"]["Healthcheck"]["Test"] == ["CMD-SHELL", "test -w /tmp"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug in _spec.desired_inspect (reported): Docker omits a zero StartPeriod (and any "
-                   "zero healthcheck field) from `docker inspect`, the desired shape keeps 'StartPeriod': 0, so every "
-                   "re-run of a service with a healthcheck recreates it ('healthcheck differs')")
 def test_rerun_with_a_healthcheck_is_unchanged(sandbox):
     spec = service(sandbox, healthcheck=dict(test="test -w /tmp", interval="1s", timeout="2s", retries=1),
                    healthy_timeout=20)
@@ -312,9 +309,6 @@ def test_rerun_with_a_healthcheck_is_unchanged(sandbox):
     assert again["changed"] is False, again["reasons"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug in _spec (reported): with network_mode none, docker inspect lists a network "
-                   "'none' under NetworkSettings.Networks while desired_inspect lists none, so every re-run recreates "
-                   "the container ('networks differs')")
 def test_rerun_with_network_mode_none_is_unchanged(sandbox):
     spec = service(sandbox, network_mode="none")
     created, again = sandbox.run([spec, spec])
