@@ -667,6 +667,21 @@ def test_compare_skips_command_and_healthcheck_the_spec_leaves_to_the_image():
     assert _spec.compare(desired, live) == {}
 
 
+def test_compare_fills_in_the_zero_durations_docker_inspect_omits():
+    desired = _spec.desired_inspect(web_spec(healthcheck={'test': 'true', 'interval': '1s'}), IMAGE_ID)
+    live = live_of(desired)
+    live['Config']['Healthcheck'] = dict((k, v) for k, v in desired['Config']['Healthcheck'].items() if v)
+    assert 'StartPeriod' not in live['Config']['Healthcheck']
+    assert _spec.compare(desired, live) == {}
+
+
+def test_compare_ignores_the_builtin_network_a_mode_lists():
+    desired = _spec.desired_inspect(web_spec(network_mode='none', networks=None), IMAGE_ID)
+    live = live_of(desired)
+    live['NetworkSettings']['Networks'] = {'none': {}}
+    assert _spec.compare(desired, live) == {}
+
+
 def test_diff_view_shows_only_the_differing_fields():
     desired = _spec.desired_inspect(web_spec(), IMAGE_ID)
     live = live_of(desired)
