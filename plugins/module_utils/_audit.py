@@ -60,10 +60,14 @@ def container_status(findings):
     return next((s for s in _SEVERITY if s in statuses), policy.PASS)
 
 
-def audit(inspects, host_cpus=None):
+def audit(inspects, host_cpus=None, image_labels=None):
     """Evaluate every control over every container. Returns the module's result shape:
-    {'containers': [...], 'findings': [...], 'summary': {...}}."""
+    {'containers': [...], 'findings': [...], 'summary': {...}}.
+
+    image_labels ({image id: labels}) lets the policy ignore containment.* labels a container
+    only inherited from its image: an image cannot grant itself exceptions."""
     ctx = {'host_cpus': host_cpus, 'uid_owners': uid_owners(inspects)}
+    image_labels = image_labels or {}
     containers, findings = [], []
     for inspect in sorted(inspects, key=container_name):
         labels = policy.labels_of(inspect)
@@ -74,7 +78,7 @@ def audit(inspects, host_cpus=None):
             'image': (inspect.get('Config') or {}).get('Image', ''),
         }
         own = []
-        for finding in policy.evaluate(inspect, ctx):
+        for finding in policy.evaluate(inspect, dict(ctx, image_labels=image_labels.get(inspect.get('Image')))):
             entry = dict(about)
             entry.update(finding)
             entry.setdefault('reason', None)
@@ -118,7 +122,12 @@ def engine_facts(engine, docker_host):
 
 def run(engine, docker_host, names=None, labels=None, managed_only=False):
     """The whole audit of one engine, as the module returns it."""
-    result = audit(collect(engine, names, labels, managed_only), engine.host_cpus())
+    inspects = collect(engine, names, labels, managed_only)
+    image_labels = {}
+    for image_id in set(i.get('Image') for i in inspects):
+        image = engine.inspect_image(image_id) if image_id else None
+        image_labels[image_id] = ((image or {}).get('Config') or {}).get('Labels') or {}
+    result = audit(inspects, engine.host_cpus(), image_labels)
     result['engine'] = engine_facts(engine, docker_host)
     result['policy_version'] = policy.POLICY_VERSION
     return result

@@ -92,8 +92,9 @@ def plan_service(spec, ops, live, image, ctx):
     # carries a containment.* label (ours carry containment.build-hash) looks like drift forever.
     image_labels = ((image or {}).get('Config') or {}).get('Labels') or {}
     desired['Config']['Labels'] = dict(image_labels, **desired['Config']['Labels'])
+    ctx = dict(ctx, image_labels=image_labels)  # an image cannot grant its containers exceptions
     if live is None:
-        return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired}
+        return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired, 'ctx': ctx}
     reasons = []
     if policy.LABEL_MANAGED not in ((live.get('Config') or {}).get('Labels') or {}):
         reasons.append('container %s was not created by containment.docker' % spec['name'])
@@ -113,14 +114,15 @@ def plan_service(spec, ops, live, image, ctx):
         reasons.append('%s differs: live %s, wanted %s' % (field, _short(have), _short(want)))
     for finding in _failed_controls(policy.evaluate(live, ctx)):
         reasons.append('live container fails %s: %s' % (finding['control'], finding['message']))
-    if reasons:
-        return {'action': 'recreate', 'reasons': _dedupe(reasons), 'desired': desired}
+    action, reasons = 'recreate', _dedupe(reasons)
     running = bool((live.get('State') or {}).get('Running'))
-    if state == 'started' and not running:
-        return {'action': 'start', 'reasons': ['container is not running'], 'desired': desired}
-    if state == 'stopped' and running:
-        return {'action': 'stop', 'reasons': ['state is stopped'], 'desired': desired}
-    return {'action': 'none', 'reasons': [], 'desired': desired}
+    if not reasons:
+        action, reasons = 'none', []
+        if state == 'started' and not running:
+            action, reasons = 'start', ['container is not running']
+        elif state == 'stopped' and running:
+            action, reasons = 'stop', ['state is stopped']
+    return {'action': action, 'reasons': reasons, 'desired': desired, 'ctx': ctx}
 
 
 def _short(value):
@@ -196,9 +198,11 @@ class Converger(object):
             outcomes = self._execute(plans, pruned, live, ctx)
 
         for (spec, ops, plan), outcome in zip(plans, outcomes):
+            diff = _spec.diff_view(spec, plan['desired'], live.get(spec['name']))
+            if plan['action'] in ('start', 'stop'):
+                diff['before']['running'], diff['after']['running'] = plan['action'] == 'stop', plan['action'] == 'start'
             result = {'name': spec['name'], 'action': plan['action'], 'reasons': plan['reasons'],
-                      'changed': plan['action'] != 'none',
-                      'diff': _spec.diff_view(spec, plan['desired'], live.get(spec['name']))}
+                      'changed': plan['action'] != 'none', 'diff': diff}
             result.update(outcome)
             results.append(result)
         return results, pruned
@@ -223,7 +227,7 @@ class Converger(object):
     def _planned(self, spec, plan, live, ctx):
         subject = plan['desired'] or live.get(spec['name'])
         return {'container': container_view(live.get(spec['name'])), 'failed': False,
-                'findings': policy.evaluate(subject, ctx) if subject else []}
+                'findings': policy.evaluate(subject, plan.get('ctx', ctx)) if subject else []}
 
     def _execute(self, plans, pruned, live, ctx):
         """Run the plans: engine calls a few at a time, then one shared watch of every container
@@ -242,7 +246,7 @@ class Converger(object):
         for job in jobs:
             current = job.old if job.action == 'none' else after[job.spec['name']]
             outcome = {'failed': job.failure is not None, 'steps': job.steps, 'container': container_view(current),
-                       'findings': policy.evaluate(current, ctx) if current else []}
+                       'findings': policy.evaluate(current, job.plan.get('ctx', ctx)) if current else []}
             outcome.update(job.failure or {})
             outcomes.append(outcome)
         return outcomes

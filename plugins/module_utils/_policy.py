@@ -544,8 +544,27 @@ def evaluate_control(control, inspect, ctx=None, exceptions=None):
     return finding
 
 
+def without_image_labels(inspect, image_labels):
+    """The container as the collection labelled it. Docker copies an image's labels onto its
+    containers, so an image could carry containment.exception.* (or rw-binds, tmpfs-exec) labels
+    and grant itself exceptions; containment.* labels inherited unchanged from the image are dropped."""
+    if not image_labels:
+        return inspect
+    labels = labels_of(inspect)
+    own = dict((key, value) for key, value in labels.items()
+               if not (key.startswith(LABEL_PREFIX) and image_labels.get(key) == value))
+    if len(own) == len(labels):
+        return inspect
+    result = dict(inspect)
+    result['Config'] = dict(_config(inspect), Labels=own)
+    return result
+
+
 def evaluate(inspect, ctx=None, exceptions=None):
-    """All controls over one container's inspect data, in table order."""
+    """All controls over one container's inspect data, in table order.
+
+    ctx may hold 'host_cpus', 'uid_owners' and 'image_labels' (the labels of the container's image)."""
+    inspect = without_image_labels(inspect, (ctx or {}).get('image_labels'))
     return [evaluate_control(c, inspect, ctx, exceptions) for c in CONTROLS]
 
 

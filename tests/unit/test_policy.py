@@ -633,3 +633,20 @@ def test_no_new_privileges_state(opts, state):
         'dev and suid after their opposites win'])
 def test_parse_tmpfs_options(options, parsed):
     assert policy.parse_tmpfs_options(options) == parsed
+
+
+def test_an_image_cannot_grant_its_containers_an_exception():
+    """Docker copies image labels onto containers: an exception label inherited unchanged from the
+    image is not the collection's, so the control fails instead of showing as excepted."""
+    label = EXCEPTION + 'pids_limit'
+    inspect = build(host(PidsLimit=0), labels={label: 'the image says so'})
+    assert policy.evaluate_control(policy.CONTROLS_BY_ID['pids_limit'], inspect)['status'] == EXCEPTED
+    findings = policy.evaluate(inspect, {'image_labels': {label: 'the image says so'}})
+    assert next(f for f in findings if f['control'] == 'pids_limit')['status'] == FAIL
+
+
+def test_an_exception_set_on_the_container_still_counts_beside_image_labels():
+    label = EXCEPTION + 'pids_limit'
+    inspect = build(host(PidsLimit=0), labels={label: 'batch job forks a lot'})
+    findings = policy.evaluate(inspect, {'image_labels': {label: 'something else', 'org.example': 'x'}})
+    assert next(f for f in findings if f['control'] == 'pids_limit')['status'] == EXCEPTED
