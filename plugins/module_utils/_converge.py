@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -233,8 +234,8 @@ class Converger(object):
         """Run the plans: engine calls a few at a time, then one shared watch of every container
         that was started (so grace periods overlap), then keep or roll back each."""
         jobs = [_Job(spec, ops, plan, live.get(spec['name'])) for spec, ops, plan in plans]
-        self.engine.ensure_networks(sorted(set(n for job in jobs if job.action in ('create', 'recreate')
-                                               for n in job.spec['networks'])))
+        self._networks = _Networks(self.engine, sorted(set(
+            n for job in jobs if job.action in ('create', 'recreate') for n in job.spec['networks'])))
         with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
             list(pool.map(self._begin, jobs))
             list(pool.map(self._prune, pruned))
@@ -268,6 +269,7 @@ class Converger(object):
                 job.steps.append('started')
                 job.watch = old['Id']
             elif job.action in ('create', 'recreate'):
+                self._networks.ready(spec['networks'])  # before the old container is touched
                 if old is not None:
                     if job.was_running:
                         self.engine.stop(old['Id'], spec['stop_timeout'])
@@ -335,6 +337,31 @@ class Converger(object):
         if health.get('Status') == 'unhealthy' and health_log:
             msg += '; last healthcheck output: %s' % (health_log[-1] or '(none)')
         return {'failed': True, 'msg': msg, 'failure': detail}
+
+
+class _Networks(object):
+    """The networks the new containers need, each created once, by the first job that needs it:
+    creating networks overlaps with other services' containers instead of preceding them all."""
+
+    def __init__(self, engine, names):
+        self.engine = engine
+        self.locks = dict((name, threading.Lock()) for name in engine.missing_networks(names))
+        self.errors = {}
+
+    def ready(self, names):
+        for name in names:
+            lock = self.locks.get(name)
+            if lock is None:  # it existed already
+                continue
+            with lock:
+                if name not in self.errors:
+                    try:
+                        self.engine.create_network(name)
+                        self.errors[name] = None
+                    except EngineError as exc:
+                        self.errors[name] = exc
+            if self.errors[name] is not None:
+                raise self.errors[name]
 
 
 class _Job(object):

@@ -134,17 +134,20 @@ class Engine(object):
 
     # ------------------------------------------------------------ writing
 
-    def ensure_networks(self, names, dry_run=False):
-        """Create the user-defined bridge networks that do not exist yet. Returns those created."""
+    def missing_networks(self, names):
+        """Those of the networks named that do not exist, from one listing."""
         if not names:
             return []
-        # one listing; its name filter also matches parts of names, so compare whole names
+        # the listing's name filter also matches parts of names: compare whole names
         existing = set(net['Name'] for net in self.api.networks(names=list(names)))
-        missing = [name for name in names if name not in existing]
-        if not dry_run:
-            parallel(lambda name: self.api.create_network(name, driver='bridge', check_duplicate=True,
-                                                          labels={policy.LABEL_MANAGED: 'true'}), missing)
-        return missing
+        return [name for name in names if name not in existing]
+
+    def create_network(self, name):
+        """A user-defined bridge network, labelled as managed."""
+        try:
+            self.api.create_network(name, driver='bridge', check_duplicate=True, labels={policy.LABEL_MANAGED: 'true'})
+        except APIError as exc:
+            raise EngineError('the engine could not create network %s: %s' % (name, _explain(exc)))
 
     def remove_network_if_unused(self, name):
         for net in self.api.networks(names=[name]):
