@@ -352,8 +352,8 @@ def to_html(report):
             out.append('<p class="unreachable">unreachable: %s</p>' % _e(host['error']))
             continue
         engine = host.get('engine') or {}
-        out.append('<p class="meta">engine %s %s at %s</p>' % (_e(engine.get('name', '')), _e(engine.get('server_version', '')),
-                                                                _e(engine.get('docker_host', ''))))
+        out.append('<p class="meta">engine %s %s at %s</p>' % (
+            _e(engine.get('name', '')), _e(engine.get('server_version', '')), _e(engine.get('docker_host', ''))))
         if not host['containers']:
             out.append('<p>No containers.</p>')
             continue
@@ -370,8 +370,8 @@ def to_html(report):
                     row.append('<td></td>')
                     continue
                 tip = finding['message'] + (' (exception: %s)' % finding['reason'] if finding.get('reason') else '')
-                row.append('<td class="cell %s" title="%s: %s">%s</td>' % (finding['status'], _e(control['id']),
-                                                                            _e(tip), _SYMBOL[finding['status']]))
+                row.append('<td class="cell %s" title="%s: %s">%s</td>' % (
+                    finding['status'], _e(control['id']), _e(tip), _SYMBOL[finding['status']]))
             out.append(''.join(row) + '</tr>')
         out.append('</tbody></table>')
         for container in host['containers']:

@@ -27,16 +27,15 @@ EXAMPLE = TOP / "playbooks" / "inventory" / "example"
 
 def playbook(args, timeout=300):
     proc = subprocess.run([ANSIBLE_PLAYBOOK, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **ANSIBLE_ENV))
+                          env=dict(os.environ, **ANSIBLE_ENV), check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def write_inventory(path, hosts, group_vars=None):
     """An inventory folder: hosts.yml (group `fleet`, every host local) and optional group_vars."""
     path.mkdir()
-    inventory = {"fleet": {"hosts": dict((name, dict({"ansible_connection": "local",
-                                                       "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-                                                      **host_vars)) for name, host_vars in hosts.items())}}
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    inventory = {"fleet": {"hosts": dict((name, dict(local, **host_vars)) for name, host_vars in hosts.items())}}
     (path / "hosts.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
     if group_vars:
         (path / "group_vars").mkdir()

@@ -12,8 +12,6 @@ import re
 import time
 import urllib.request
 
-import pytest
-
 from ansible_collections.containment.docker.plugins.module_utils._policy import CONTROLS
 
 from integration_helpers import docker, free_port, inspect

@@ -87,8 +87,8 @@ def test_audit_findings_are_the_policy_findings_plus_the_container():
 
 
 def test_good_container_passes_and_exception_is_excepted_with_reason():
-    result = _audit.audit([managed("web", 1501), managed("edge", 1502, cap_add=["net_bind_service"],
-                                                            exceptions={"cap_drop_all": EXCEPTION_REASON})], 2)
+    edge = managed("edge", 1502, cap_add=["net_bind_service"], exceptions={"cap_drop_all": EXCEPTION_REASON})
+    result = _audit.audit([managed("web", 1501), edge], 2)
     assert set(statuses(result, "web").values()) == {"pass"}
     edge = [f for f in result["findings"] if f["container"] == "edge"]
     cap = next(f for f in edge if f["control"] == "cap_drop_all")
