@@ -1,7 +1,7 @@
 # containment.docker - development and CI entry points. See docs/development.md.
 #
-#   make test     venv + engine + images + unit + integration + molecule (what .ci/run runs)
-#   make lint     ansible-lint and ansible-test sanity (separate: slower, needs PyPI on first run)
+#   make test     venv + engine + images + unit + integration + molecule + lint (what .ci/run runs)
+#   make lint     ansible-lint and ansible-test sanity (sanity builds its venvs from PyPI on first run)
 #   make demo     scripts/demo
 #
 # Everything runs against the collection as installed: scripts/collection-path
@@ -47,7 +47,7 @@ help:
 	@echo "make unit         pytest tests/unit (no engine needed)"
 	@echo "make integration  pytest tests/integration (engine + images)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
-	@echo "make test         venv engine images unit integration molecule  (= .ci/run)"
+	@echo "make test         venv engine images unit integration molecule lint  (= .ci/run)"
 	@echo "make lint         ansible-lint + ansible-test sanity"
 	@echo "make demo         scripts/demo"
 	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
@@ -91,7 +91,7 @@ molecule: venv engine images
 		echo "================ SKIPPED: no molecule scenarios (molecule/*/molecule.yml) yet ================"; \
 	fi
 
-test: venv engine images unit integration molecule
+test: venv engine images unit integration molecule lint
 
 # --- lint -------------------------------------------------------------------------
 
