@@ -45,14 +45,12 @@ def name_matches(inspect, patterns):
 
 
 def uid_owners(inspects):
-    """{uid: set(services)} over numeric users, for the unique_uid control."""
-    owners = {}
-    for inspect in inspects:
-        user = str((inspect.get('Config') or {}).get('User') or '').strip()
-        uid = user.split(':', 1)[0]
-        if uid.isdigit():
-            owners.setdefault(uid, set()).add(service_of(inspect))
-    return owners
+    """{uid: set(services)} over the audited containers, for the unique_uid control."""
+    return policy.uid_owners((_config_user(inspect), service_of(inspect)) for inspect in inspects)
+
+
+def _config_user(inspect):
+    return (inspect.get('Config') or {}).get('User')
 
 
 def container_status(findings):

@@ -27,14 +27,6 @@ def _failed_controls(findings):
     return [f for f in findings if f['status'] == policy.FAIL]
 
 
-def _uid_owners(specs):
-    owners = {}
-    for spec in specs:
-        uid = (spec['user'] or '').split(':')[0]
-        owners.setdefault(uid, set()).add(spec['name'])
-    return owners
-
-
 def load_specs(raws, host_cpus=None, check_unique_uid=False):
     """Normalise and validate every service; raise SpecError naming every problem of every service."""
     specs, problems = [], []
@@ -50,7 +42,7 @@ def load_specs(raws, host_cpus=None, check_unique_uid=False):
     live_specs = [s for s, raw in specs if (raw.get('state') or 'started') != 'absent']
     ctx = {'host_cpus': host_cpus}
     if check_unique_uid:
-        ctx['uid_owners'] = _uid_owners(live_specs)
+        ctx['uid_owners'] = policy.uid_owners((s['user'], s['name']) for s in live_specs)
     for spec, raw in specs:
         if (raw.get('state') or 'started') == 'absent':
             continue

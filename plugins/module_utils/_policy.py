@@ -395,6 +395,16 @@ def _check_restart_policy(inspect, ctx):
     return ['restart policy %s restarts a crashing service forever' % name], evidence
 
 
+def uid_owners(users_and_services):
+    """{uid: set(services)} from (user, service) pairs, for ctx['uid_owners']; numeric users only."""
+    owners = {}
+    for user, service in users_and_services:
+        uid = str(user or '').strip().split(':', 1)[0]
+        if uid.isdigit():
+            owners.setdefault(uid, set()).add(service)
+    return owners
+
+
 def _check_unique_uid(inspect, ctx):
     """ctx['uid_owners'] maps a uid to the services on the same host that run as it."""
     owners = (ctx or {}).get('uid_owners')
