@@ -549,8 +549,8 @@ def managed_labels(spec, spec_hash=None):
 
 # The names of the env variables given as secret_env or env_file; and per secret file, the
 # salted digest of its content (see _secrets.file_digest), set when the service is planned.
-LABEL_SECRET_ENV = policy.LABEL_PREFIX + 'secret-env'
-LABEL_SECRET_FILE = policy.LABEL_PREFIX + 'secret.'
+LABEL_SECRET_ENV = policy.LABEL_SECRET_ENV
+LABEL_SECRET_FILE = policy.LABEL_SECRET_FILE
 
 
 def hashable(spec):
@@ -560,6 +560,10 @@ def hashable(spec):
     view = dict(spec)
     view['secret_env'] = sorted(spec.get('secret_env') or {})
     view['secrets'] = [dict((k, v) for k, v in s.items() if k not in ('sha256', 'content')) for s in spec.get('secrets') or []]
+    # unused, these options leave the hash as it was before they existed: no recreate on upgrade
+    for key in ('secret_env', 'env_file', 'secrets'):
+        if not view.get(key):
+            view.pop(key, None)
     return view
 
 
