@@ -58,10 +58,7 @@ def converge(module, raws, prune=False, check_unique_uid=False):
     try:
         specs, _ctx = load_specs(raws, None, check_unique_uid)
     except _spec.SpecError as exc:
-        module.no_log_values.update(secret_values)
-        problems = _secrets.redact_deep(exc.problems, secret_values)
-        module.fail_json(msg=_secrets.redact('refused by the containment policy, nothing was changed:\n%s' % exc, secret_values),
-                         problems=problems)
+        _refuse(module, exc, secret_values)
     for spec, _ops in specs:
         secret_values.update(_secrets.values_of(spec))
     module.no_log_values.update(secret_values)
@@ -70,10 +67,15 @@ def converge(module, raws, prune=False, check_unique_uid=False):
     try:
         return _secrets.redact_deep(converger.run(raws, prune=prune, check_unique_uid=check_unique_uid), secret_values)
     except _spec.SpecError as exc:
-        module.fail_json(msg=_secrets.redact('refused by the containment policy, nothing was changed:\n%s' % exc, secret_values),
-                         problems=_secrets.redact_deep(exc.problems, secret_values))
+        _refuse(module, exc, secret_values)
     except (_engine.EngineError, _engine.DockerException) as exc:
         module.fail_json(msg=_secrets.redact(str(exc), secret_values))
+
+
+def _refuse(module, exc, secret_values):
+    module.no_log_values.update(secret_values)
+    module.fail_json(msg=_secrets.redact('refused by the containment policy, nothing was changed:\n%s' % exc, secret_values),
+                     problems=_secrets.redact_deep(exc.problems, secret_values))
 
 
 class _Module(AnsibleModule):
