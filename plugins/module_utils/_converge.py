@@ -158,14 +158,15 @@ class Converger(object):
         self.lock_timeout = lock_timeout
         self.lock_broken = []  # report lines: stale host locks this run removed
 
-    def live_containers(self, names, managed_only_listing):
-        """{name: inspect} for the given service names and their leftovers and, with the listing,
-        every managed container. One listing, then the inspects a few at a time: on a host with
-        nothing to change, these are nearly all the engine calls of a run."""
+    def live_containers(self, names, listing, prune=False):
+        """{name: inspect} for the given service names and their leftovers and, to prune, every managed
+        container. With the listing: one listing, then only the containers that exist are inspected, a few
+        at a time (on a host with nothing to change, these are nearly all the engine calls of a run);
+        without it (one service), its three names are inspected."""
         wanted = set(names) | set(name + suffix for name in names for suffix in LEFTOVER_SUFFIXES)
-        if managed_only_listing:
+        if listing or prune:
             refs = [cid for name, cid, labels in self.engine.container_names()
-                    if name in wanted or labels.get(policy.LABEL_MANAGED) == 'true']
+                    if name in wanted or (prune and labels.get(policy.LABEL_MANAGED) == 'true')]
         else:
             refs = sorted(wanted)
         live = {}
@@ -185,17 +186,15 @@ class Converger(object):
 
     def _run_locked(self, specs, ctx, prune):
         names = [spec['name'] for spec, _ops in specs]
-        live = self.live_containers(names, managed_only_listing=prune or len(specs) > 1)
+        live = self.live_containers(names, listing=len(specs) > 1, prune=prune)
         recovered = dict((name, self.recover(name, live)) for name in names)
 
         results, plans = [], []
         for spec, ops in specs:
             image = None
             if ops['state'] != 'absent':
-                if self.check_mode:  # plan on the local image; a missing one shows as 'would be pulled'
-                    image = self.engine.inspect_image(spec['image'])
-                else:
-                    image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'])
+                # check mode plans on the local image; a missing one shows as 'would be pulled'
+                image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'], plan_only=self.check_mode)
             plan = plan_service(spec, ops, live.get(spec['name']), image, ctx)
             plans.append((spec, ops, plan))
 
