@@ -46,7 +46,7 @@ def cases(named):
         ('memory of 10**30', dict(memory=HUGE), 'memory'),
         ('memory with a bad unit', dict(memory='12x'), 'memory'),
         ('memory written in Arabic-Indic digits', dict(memory='\u0663\u0662m'), 'memory'),
-        ('memory_swap below memory', dict(memory_swap='16m'), 'memory_swap'),
+        ('memory_swap below memory', dict(memory='32m', memory_swap='16m'), 'memory_swap'),
         ('cpus nan', dict(cpus='nan'), 'cpus'),
         ('cpus inf', dict(cpus='inf'), 'cpus'),
         ('cpus below 0.01', dict(cpus=0.001), 'cpus'),
