@@ -63,11 +63,7 @@ def load_specs(raws, host_cpus=None, check_unique_uid=False):
 
 
 def _operations(raw):
-    ops = {}
-    for key, option in _spec.OPERATION_OPTIONS.items():
-        value = raw.get(key)
-        ops[key] = option.get('default') if value is None else value
-    return ops
+    return _spec.operations(raw)  # checked by normalize_spec already: state, pull, grace_period, healthy_timeout
 
 
 def container_view(inspect):
