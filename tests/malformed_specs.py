@@ -22,6 +22,7 @@ def cases(named):
         ('a name with a space', dict(name=named('my bad')), 'name'),
         ('a name ending in __previous', dict(name=named('bad__previous')), 'name'),
         ('a name ending in __next', dict(name=named('bad__next')), 'name'),
+        ('the name of the host lock container', dict(name='containment-lock'), 'name'),
         # image references
         ('an empty image', dict(image=''), 'image'),
         ('an image with an uppercase name', dict(image='containment-test/BusyBox:1'), 'image'),

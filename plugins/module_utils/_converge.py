@@ -23,11 +23,7 @@ from ansible_collections.containment.docker.plugins.module_utils import _policy 
 from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
 
-# The names a replace moves containers through (see Converger): NAME__next is a new container not
-# yet proven, NAME__previous the old one set aside until its successor is proven.
-NEXT_SUFFIX = '__next'
-PREVIOUS_SUFFIX = '__previous'
-LEFTOVER_SUFFIXES = (NEXT_SUFFIX, PREVIOUS_SUFFIX)
+NEXT_SUFFIX, PREVIOUS_SUFFIX, LEFTOVER_SUFFIXES = _spec.NEXT_SUFFIX, _spec.PREVIOUS_SUFFIX, _spec.RESERVED_SUFFIXES
 
 
 def _failed_controls(findings):

@@ -65,7 +65,7 @@ class EngineError(Exception):
 _RAISE = object()
 
 
-LOCK_NAME = 'containment-lock'
+LOCK_NAME = policy.LOCK_CONTAINER
 LOCK_IMAGE = 'containment-lock:1'
 
 

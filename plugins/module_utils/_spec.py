@@ -83,7 +83,11 @@ MIN_NANO_CPUS = 10 ** 7  # moby daemon_unix.go: "Range of CPUs is from 0.01"; be
 MAX_ID = 2 ** 31 - 1  # runc libcontainer/user: uid and gid are 0 .. 1<<31 - 1
 MAX_STOP_TIMEOUT = 2 ** 31 - 1  # seconds; Go's time.Duration(seconds) * time.Second and the SDK's socket timeout overflow beyond
 MAX_WAIT = 86400.0  # grace_period and healthy_timeout, in seconds: a watch of more than a day is a typo
-RESERVED_SUFFIXES = ('__previous', '__next')  # the names a replace gives the old and the new container
+# The names a replace moves containers through (see _converge.Converger): NAME__next is a new container
+# not yet proven, NAME__previous the old one set aside until its successor is proven.
+NEXT_SUFFIX = '__next'
+PREVIOUS_SUFFIX = '__previous'
+RESERVED_SUFFIXES = (NEXT_SUFFIX, PREVIOUS_SUFFIX)
 
 _SIZE = re.compile(r'\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(?:i?b)?\s*', re.IGNORECASE | re.ASCII)
 _DURATION = re.compile(r'\s*([0-9]+(?:\.[0-9]+)?)\s*(ns|us|ms|s|m|h)?\s*', re.ASCII)
@@ -327,6 +331,8 @@ def normalize_spec(raw, service=None):
     elif name is not None and str(name).endswith(RESERVED_SUFFIXES):
         errors.add('name', 'format', 'name %r ends with %s, which a replace gives its old and new containers' % (
             name, ' or '.join(RESERVED_SUFFIXES)), 'choose a name without that ending')
+    elif name == policy.LOCK_CONTAINER:
+        errors.add('name', 'format', 'name %r is the container of the host lock' % name, 'choose another name')
     spec['name'] = str(name) if name is not None else None
     spec['image'] = _image(errors, values['image'])
     spec['command'] = _command(errors, 'command', values['command'])
