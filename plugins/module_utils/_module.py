@@ -19,6 +19,12 @@ from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._converge import Converger, load_specs
 
 
+# Options of the modules that change an engine (doc fragment containment.docker.docker.converge).
+CONVERGE_OPTIONS = dict(
+    lock_timeout=dict(type='int', default=300),
+)
+
+
 def argument_spec(*tables):
     spec = {}
     for table in tables:
@@ -45,7 +51,8 @@ def connect(module):
 
 
 def converge(module, raws, prune=False, check_unique_uid=False):
-    """Run the converger; returns (results, pruned) or ends the module with a clear error.
+    """Run the converger; returns (results, pruned, engine calls per SDK method) or ends the module with
+    a clear error.
 
     Specs are loaded once without the engine first, so bad input is refused even when the
     engine cannot be reached, and nothing on any host changes. That first load also reads the
@@ -62,14 +69,20 @@ def converge(module, raws, prune=False, check_unique_uid=False):
     for spec, _ops in specs:
         secret_values.update(_secrets.values_of(spec))
     module.no_log_values.update(secret_values)
+    if module.params['lock_timeout'] < 0:
+        module.fail_json(msg="lock_timeout is %d. Fix: give the seconds to wait for another run's host lock, 0 or more."
+                             % module.params['lock_timeout'])
     engine = connect(module)
-    converger = Converger(engine, check_mode=module.check_mode)
+    converger = Converger(engine, check_mode=module.check_mode, lock_timeout=module.params['lock_timeout'])
     try:
-        return _secrets.redact_deep(converger.run(raws, prune=prune, check_unique_uid=check_unique_uid), secret_values)
+        results = _secrets.redact_deep(converger.run(raws, prune=prune, check_unique_uid=check_unique_uid), secret_values)
     except _spec.SpecError as exc:
         _refuse(module, exc, secret_values)
-    except (_engine.EngineError, _engine.DockerException) as exc:
+    except _engine.EngineError as exc:
         module.fail_json(msg=_secrets.redact(str(exc), secret_values))
+    for line in converger.lock_broken:
+        module.warn(line)
+    return results + (dict(engine.calls, total=sum(engine.calls.values())),)
 
 
 def _refuse(module, exc, secret_values):

@@ -33,7 +33,7 @@ REDACTED = '********'
 # plain `env`, and the audit advises moving them to secret files.
 _LOOKS_SECRET = re.compile(r'(PASSWORD|PASSWD|TOKEN|SECRET)|_KEY$|^KEY$', re.IGNORECASE)
 # A secret's name becomes a file name under /run/secrets and a label key.
-SECRET_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+SECRET_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*', re.ASCII)  # matched whole (fullmatch)
 DEFAULT_SECRETS_DIR = '/run/secrets'
 
 
