@@ -286,7 +286,7 @@ class Converger(object):
         overlap); then each is kept or rolled back, on its own."""
         jobs = [_Job(spec, ops, plan, live.get(spec['name'])) for spec, ops, plan in plans]
         creating = [job for job in jobs if job.action in ('create', 'recreate')]
-        networks = _Networks(self.engine, sorted(set(n for job in creating for n in job.spec['networks'])))
+        networks = _Networks(self.engine, sorted(set(n for job in creating for n in _spec.network_names(job.spec))))
         with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
             list(pool.map(lambda job: self._create(job, networks), creating))
             refused = [job for job in creating if job.failure]
@@ -322,7 +322,7 @@ class Converger(object):
     def _create(self, job, networks):
         """Step 1: NAME__next, beside the old container, which is not touched."""
         try:
-            networks.ready(job.spec['networks'])
+            networks.ready(_spec.network_names(job.spec))
             job.new_id = self.engine.create(job.plan['desired'], name=job.spec['name'] + NEXT_SUFFIX)
             job.steps.append('created %s as %s' % (job.new_id[:12], job.spec['name'] + NEXT_SUFFIX))
         except EngineError as exc:
@@ -344,9 +344,9 @@ class Converger(object):
             if job.action == 'remove':
                 self.engine.remove(old['Id'])
                 job.steps.append('removed')
-                if spec['networks'] == [_spec.DEFAULT_NETWORK_PREFIX + spec['name']]:
-                    if self.engine.remove_network_if_unused(spec['networks'][0]):
-                        job.steps.append('removed network %s' % spec['networks'][0])
+                if _spec.network_names(spec) == [_spec.DEFAULT_NETWORK_PREFIX + spec['name']]:
+                    if self.engine.remove_network_if_unused(_spec.DEFAULT_NETWORK_PREFIX + spec['name']):
+                        job.steps.append('removed network %s' % (_spec.DEFAULT_NETWORK_PREFIX + spec['name']))
             elif job.action == 'stop':
                 self.engine.stop(old['Id'], spec['stop_timeout'])
                 job.steps.append('stopped')

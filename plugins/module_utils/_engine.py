@@ -193,21 +193,30 @@ class Engine(object):
 
     def create(self, desired, name=None):
         """Create the container `desired` (inspect shape) describes, named `name` (default: its own
-        name); returns its id. The network aliases are the service's name whatever the container's."""
-        alias = desired['Name'].lstrip('/')
-        name = name or alias
+        name); returns its id. Each network's aliases and addresses are those of `desired` (the service's
+        name first), whatever the container's name. A setting the engine accepts but discards (its warning
+        says so, such as a blkio weight the kernel cannot apply) fails the create: the container would
+        differ from its spec forever."""
+        name = name or desired['Name'].lstrip('/')
         body = dict((k, v) for k, v in desired['Config'].items() if v is not None)
         body['HostConfig'] = desired['HostConfig']
-        networks = sorted(desired['NetworkSettings']['Networks'])
+        endpoints = desired['NetworkSettings']['Networks']
         first = desired['HostConfig'].get('NetworkMode')
-        if first in networks:
-            body['NetworkingConfig'] = {'EndpointsConfig': {first: {'Aliases': [alias]}}}
+        if first in endpoints:
+            body['NetworkingConfig'] = {'EndpointsConfig': {first: _endpoint(endpoints[first])}}
         step = 'the engine refused to create %s' % name
-        container_id = self._call(step, 'create_container_from_config', body, name=name)['Id']
+        created = self._call(step, 'create_container_from_config', body, name=name)
+        container_id = created['Id']
         try:
-            for net in networks:
+            discarded = [w for w in created.get('Warnings') or [] if 'discarded' in w.lower()]
+            if discarded:
+                raise EngineError('%s: %s' % (step, '; '.join(w.strip() for w in discarded)))
+            for net in sorted(endpoints):
                 if net != first:
-                    self._call(step, 'connect_container_to_network', container_id, net, aliases=[alias])
+                    endpoint = _endpoint(endpoints[net])
+                    ipam = endpoint.get('IPAMConfig') or {}
+                    self._call(step, 'connect_container_to_network', container_id, net, aliases=endpoint['Aliases'],
+                               ipv4_address=ipam.get('IPv4Address'), ipv6_address=ipam.get('IPv6Address'))
         except EngineError:
             self.remove(container_id)
             raise
@@ -220,8 +229,10 @@ class Engine(object):
         self._call('the engine could not stop %s' % container_id[:12], 'stop', container_id, timeout=timeout)
 
     def remove(self, container_id):
+        """Remove a container with its anonymous volumes (an image's VOLUME): a recreate would leave one
+        behind each time. Named volumes are never removed by the engine here."""
         self._call('the engine could not remove %s' % container_id[:12], 'remove_container', container_id, force=True,
-                   missing=None)
+                   v=True, missing=None)
 
     def rename(self, container_id, name):
         self._call('the engine could not rename %s to %s' % (container_id[:12], name), 'rename', container_id, name)
@@ -248,6 +259,14 @@ class Engine(object):
     def lock_holder(self):
         """The lock container's inspect, or None when nobody holds the lock."""
         return self.inspect_container(LOCK_NAME)
+
+
+def _endpoint(settings):
+    """An EndpointsConfig entry from the desired NetworkSettings.Networks entry."""
+    endpoint = {'Aliases': list((settings or {}).get('Aliases') or [])}
+    if (settings or {}).get('IPAMConfig'):
+        endpoint['IPAMConfig'] = dict(settings['IPAMConfig'])
+    return endpoint
 
 
 def parallel(call, items):

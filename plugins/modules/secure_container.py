@@ -57,9 +57,8 @@ options:
     type: str
     required: true
   image:
-    description: Image reference, for example C(registry.example.com/app:1.4.2).
+    description: Image reference, for example C(registry.example.com/app:1.4.2). Required unless O(state=absent).
     type: str
-    required: true
   command:
     description: Command to run, as a list or a string split like a shell would. The image's C(CMD) when not set.
     type: raw
@@ -71,6 +70,8 @@ options:
       - Environment variables. Values are turned into strings and shown in diffs and reasons, except for names that
         look like secrets (C(*PASSWORD*), C(*PASSWD*), C(*TOKEN*), C(*SECRET*), C(*_KEY)), whose values are hidden
         as well; the advisory finding C(no_plain_secret_env) then suggests O(secret_env) or O(secrets).
+      - "A null value (C(FOO: null)), which Compose reads as \"take it from the environment\", is refused: the module's
+        environment is not the service's. Write the value, for example with C(lookup('ansible.builtin.env', 'FOO'))."
     type: dict
     default: {}
   secret_env:
@@ -78,6 +79,7 @@ options:
       - "Environment variables whose values are secret, for example from Ansible Vault. The values never appear in
         the task's result, diff, reasons, messages (refusals, rollbacks, engine errors) or the module arguments
         shown at C(-vvv); the diff and reasons say C(DB_PASSWORD: (secret changed))."
+      - The option is C(no_log), so Ansible masks its values everywhere it prints.
       - A changed value recreates the container. It is compared with the live container's environment; no
         label or hash holds it (the label C(containment.secret-env) lists the names only).
       - "Docker keeps environment variables in the container's C(Config.Env): anyone who may run
@@ -130,21 +132,19 @@ options:
     description:
       - Numeric C(UID:GID) to run as, both non-zero, for example C(1500:1500).
       - Names are refused (a name can map to uid 0 inside the image), and so is leaving it to the image's C(USER).
+      - Required unless O(state=absent).
     type: str
-    required: true
   memory:
-    description: Memory limit with a unit C(b), C(k), C(m) or C(g), for example C(128m) or C(1g). At least C(6m).
+    description: Memory limit with a unit C(b), C(k), C(m) or C(g), for example C(128m) or C(1g). At least C(6m). Required unless O(state=absent).
     type: str
-    required: true
   memory_swap:
     description:
       - Memory plus swap limit. Defaults to O(memory), so the container cannot swap.
       - A different value breaks the C(no_swap) control and needs an exception with a reason.
     type: str
   cpus:
-    description: CPU limit in CPUs, for example C(0.5). Above 0 and at most the engine host's CPU count.
+    description: CPU limit in CPUs, for example C(0.5). Above 0 and at most the engine host's CPU count. Required unless O(state=absent).
     type: float
-    required: true
   pids_limit:
     description: Most processes and threads the container may run. C(0) or less breaks the C(pids_limit) control.
     type: int
@@ -173,16 +173,23 @@ options:
         type: str
   ports:
     description:
-      - Published ports as C(HOST_IP:HOST_PORT:CONTAINER_PORT[/PROTO]), for example C(127.0.0.1:8080:8080).
-      - "IPv6 addresses go in brackets: C([::1]:8080:8080). Without a host IP, or on C(0.0.0.0) or C(::),
-        the port breaks the C(ports_bound) control."
+      - Published ports as C(HOST_IP:HOST_PORT:CONTAINER_PORT[/PROTO]), for example C(127.0.0.1:8080:8080), or ranges
+        of the same length such as C(127.0.0.1:8000-8010:8000-8010). PROTO is C(tcp), C(udp) or C(sctp), in any case.
+      - "IPv6 addresses may go in brackets, C([::1]:8080:8080), or not, C(::1:8080:8080), as in the Compose spec.
+        Without a host IP, or on C(0.0.0.0) or C(::), the port breaks the C(ports_bound) control."
     type: list
     elements: str
     default: []
   volumes:
     description:
-      - Mounts as C(SOURCE:TARGET[:ro|rw]). A SOURCE starting with C(/) is a bind mount, read-only unless
+      - Mounts as C(SOURCE:TARGET[:OPTIONS]). A SOURCE starting with C(/) is a bind mount, read-only unless
         C(:rw) is given; anything else is a named volume, read-write by default.
+      - "OPTIONS, comma-separated: C(ro) or C(rw); C(z) or C(Z) (SELinux relabelling); C(nocopy) (named volumes: do not
+        copy the image's files in); a propagation C(rslave), C(slave), C(rprivate), C(private) (binds; C(shared) and
+        C(rshared) break C(no_sensitive_mounts)). For example C(/srv/data:/data:ro,rslave)."
+      - A read-only bind of one file or folder under C(/etc/<something>), such as C(/etc/myapp/tls.crt:/run/tls.crt),
+        passes C(no_sensitive_mounts); C(/etc) itself, C(/etc/shadow), C(/etc/ssh), C(/root), C(/home) and the other
+        system trees do not.
       - The Docker socket, or a folder holding it, is never mounted.
     type: list
     elements: str
@@ -191,8 +198,12 @@ options:
     description:
       - User-defined networks to attach the container to, created as bridge networks when missing.
       - Default is one network of its own, C(containment_<name>). Services that must talk share a network by naming it.
+      - "Each item is a name or a dict C({name: NET, aliases: [db], ipv4_address: 172.30.0.10, ipv6_address: ...}), as in
+        M(community.docker.docker_container). The service's name is always an alias. A static address needs a network
+        with a configured subnet (create it beforehand). The engine's predefined C(bridge), C(host) and C(none) are
+        O(network_mode) values, not networks."
     type: list
-    elements: str
+    elements: raw
   network_mode:
     description: A network mode instead of O(networks), such as C(none). C(host) breaks C(no_host_namespaces).
     type: str
@@ -208,7 +219,10 @@ options:
     default: []
   security_opts:
     description:
-      - Extra security options as C(KEY=VALUE), such as C(apparmor=PROFILE) or a custom seccomp profile given as its JSON itself in C(seccomp=...) (the engine does not read a file name). C(no-new-privileges) is always set.
+      - Extra security options as C(KEY=VALUE), such as C(apparmor=PROFILE) or a custom seccomp profile.
+        C(no-new-privileges) is always set.
+      - C(seccomp=/path/profile.json) reads the profile on the host the module runs on and sends its JSON, as the docker
+        CLI does; the container is compared by the profile's content, so editing the file recreates it.
       - Unconfined profiles break C(security_profiles); C(no-new-privileges:false) is refused.
     type: list
     elements: str
@@ -254,7 +268,10 @@ options:
         type: int
         default: 3
       start_period:
-        description: Time after start during which failures do not count.
+        description:
+          - Time after start during which failures do not count.
+          - "Durations are Go's: C(1m30s), C(500ms), C(2h), or a number of seconds. A zero field (C(0s), or the
+            default C(start_period)) takes the image's C(HEALTHCHECK) value, as Docker does."
         type: str
         default: 0s
   labels:
@@ -265,6 +282,157 @@ options:
     description: Seconds to wait for the container to stop before it is killed.
     type: int
     default: 10
+  working_dir:
+    description: Working directory of the command, an absolute path. The image's C(WORKDIR) when not set.
+    type: str
+  groups:
+    description:
+      - Supplementary groups of the container's user, as numeric gids such as C('1600') (HostConfig.GroupAdd).
+      - Group C(0) and group names are refused by the C(non_root_user) floor control (a name may be root's group in the image).
+    type: list
+    elements: str
+    default: []
+  memory_reservation:
+    description: Soft memory limit the kernel reclaims down to under pressure, with a unit, for example C(64m). At most O(memory).
+    type: str
+  shm_size:
+    description: Size of C(/dev/shm), for example C(256m). Docker's default (C(64m)) when not set.
+    type: str
+  cpu_shares:
+    description: Relative CPU weight against other containers (Docker's default is 1024), from 2 to 262144.
+    type: int
+  cpuset_cpus:
+    description: CPUs the container may run on, for example C(0-1) or C(0,2).
+    type: str
+  blkio_weight:
+    description:
+      - Relative block IO weight, from 10 to 1000.
+      - Kernels without a block IO weight (no CFQ/BFQ scheduler on cgroup v1) make the engine discard it; the create then fails
+        with the engine's warning rather than run a container that differs from its spec.
+    type: int
+  device_read_bps:
+    description: "Read rate limits per device, as items C({path: /dev/vda, rate: 10m}) (bytes per second, with a unit)."
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The device on the engine host.
+        type: str
+        required: true
+      rate:
+        description: Bytes per second with a unit, for example C(10m).
+        type: str
+        required: true
+  device_write_bps:
+    description: "Write rate limits per device, as items C({path: /dev/vda, rate: 10m})."
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The device on the engine host.
+        type: str
+        required: true
+      rate:
+        description: Bytes per second with a unit, for example C(10m).
+        type: str
+        required: true
+  device_read_iops:
+    description: "Read operations per second per device, as items C({path: /dev/vda, rate: 1000})."
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The device on the engine host.
+        type: str
+        required: true
+      rate:
+        description: Operations per second.
+        type: int
+        required: true
+  device_write_iops:
+    description: "Write operations per second per device, as items C({path: /dev/vda, rate: 1000})."
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The device on the engine host.
+        type: str
+        required: true
+      rate:
+        description: Operations per second.
+        type: int
+        required: true
+  ulimits:
+    description:
+      - Resource limits as C(TYPE:SOFT[:HARD]), for example C(nofile:1024:2048) or C(memlock:-1) (C(-1) is unlimited).
+      - Any value is allowed (the pids limit bounds processes); the audit shows them as evidence of C(pids_limit).
+    type: list
+    elements: str
+    default: []
+  hostname:
+    description: Host name inside the container. Docker's (the short container id) when not set. Not with O(network_mode) C(host) or C(container:NAME).
+    type: str
+  domainname:
+    description: Domain name inside the container.
+    type: str
+  etc_hosts:
+    description: "Extra C(/etc/hosts) entries, as a dict of name to address, for example C({db.internal: 10.0.0.5}). C(host-gateway) is the host."
+    type: dict
+    default: {}
+  dns_servers:
+    description: DNS servers, as IP addresses.
+    type: list
+    elements: str
+    default: []
+  dns_search_domains:
+    description: DNS search domains.
+    type: list
+    elements: str
+    default: []
+  dns_opts:
+    description: DNS resolver options, such as C(ndots:2).
+    type: list
+    elements: str
+    default: []
+  sysctls:
+    description:
+      - "Namespaced kernel parameters, as a dict such as C({net.ipv4.ip_unprivileged_port_start: '80'})."
+      - "The C(safe_sysctls) control passes only container-safe keys: C(net.*) in the container's own network namespace,
+        C(kernel.shm*), C(kernel.msg*), C(kernel.sem) and C(fs.mqueue.*). C(net.ipv4.ip_unprivileged_port_start) lets a
+        non-root service bind a low port without C(NET_BIND_SERVICE)."
+    type: dict
+    default: {}
+  init:
+    description: Run an init process (Docker's tini) as PID 1 that reaps zombies and forwards signals.
+    type: bool
+    default: false
+  log_driver:
+    description:
+      - Logging driver. C(json-file) and C(local) write to the engine host's disk and need C(max-size) and C(max-file)
+        in O(log_options) (the C(log_bounded) control); C(journald), C(syslog), C(fluentd), C(gelf) and C(none) ship
+        logs elsewhere or drop them.
+    type: str
+    default: json-file
+  log_options:
+    description:
+      - "Options of the logging driver, as a dict of strings, for example C({max-size: 50m, max-file: '5'})."
+      - "Default for C(json-file) and C(local): C({max-size: 10m, max-file: '3'}); none for other drivers."
+    type: dict
+  stop_signal:
+    description: Signal that stops the container, such as C(SIGQUIT). The image's C(STOPSIGNAL) (or C(SIGTERM)) when not set.
+    type: str
+  depends_on:
+    description:
+      - "Services of the same M(containment.docker.secure_stack) run that must be started (or healthy) first: names, or
+        items C({service: db, condition: service_healthy}) (Compose's C(condition): C(service_started) or C(service_healthy))."
+      - Orchestration only; not part of the container, so changing it recreates nothing.
+    type: list
+    elements: raw
+    default: []
   state:
     description:
       - V(started) creates or converges the container and makes sure it runs.
@@ -286,6 +454,16 @@ options:
     description: Seconds to wait, at most, for a container with a healthcheck to become healthy.
     type: float
     default: 60
+  recreate:
+    description:
+      - Recreate the container in this run even when nothing changed, for example from a handler after a configuration
+        file it reads changed. Reported as a change. Not part of the spec.
+    type: bool
+    default: false
+  restart:
+    description: Restart the container in this run even when nothing changed (a handler's job). Reported as a change.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -414,11 +592,13 @@ problems:
 '''
 
 from ansible_collections.containment.docker.plugins.module_utils import _module
-from ansible_collections.containment.docker.plugins.module_utils._spec import OPERATION_OPTIONS, SERVICE_OPTIONS
+from ansible_collections.containment.docker.plugins.module_utils._spec import OPERATION_OPTIONS, REQUIRED_IF, SERVICE_OPTIONS
 
 
 def main():
-    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS))
+    # image, user, memory and cpus are needed to run a container, not to remove one
+    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS),
+                                required_if=REQUIRED_IF)
     raw = dict((k, v) for k, v in module.params.items() if k in SERVICE_OPTIONS or k in OPERATION_OPTIONS)
     results, _pruned, engine_calls = _module.converge(module, [raw])
     result = results[0]

@@ -178,9 +178,16 @@ def test_a_secret_file_is_a_read_only_bind_at_run_secrets_that_passes_the_policy
     assert findings['no_sensitive_mounts'] == 'pass' and findings['no_docker_socket'] == 'pass'
 
 
+# The options a spec hash held before secrets (and the options of issue 10) existed.
+LEGACY_KEYS = ('name', 'image', 'command', 'entrypoint', 'env', 'user', 'memory', 'memory_swap', 'cpus', 'pids_limit', 'tmpfs',
+               'ports', 'volumes', 'network_mode', 'pid_mode', 'networks', 'cap_add', 'security_opts', 'devices', 'exceptions',
+               'restart_policy', 'restart_retries', 'healthcheck', 'labels', 'stop_timeout')
+
+
 def test_the_spec_hash_holds_no_secret_and_is_unchanged_for_services_without_secrets():
     plain = _spec.normalize_spec(service(env={'A': '1'}))
-    legacy = dict((k, v) for k, v in plain.items() if k not in ('secret_env', 'env_file', 'secrets'))
+    legacy = dict((k, v) for k, v in plain.items() if k in LEGACY_KEYS)
+    legacy['networks'] = _spec.network_names(plain)
     assert _spec.hashable(plain) == legacy   # the payload of the hash before these options existed
     one = _spec.normalize_spec(service(secret_env={'DB_PASSWORD': 'Sx9-one'}))
     two = _spec.normalize_spec(service(secret_env={'DB_PASSWORD': 'Sx9-two'}))

@@ -130,7 +130,7 @@ def test_parse_volume_accepts(text, parsed):
 
 
 @pytest.mark.parametrize('text', [
-    'data', '/srv/app:/app:z', '/srv/app:/app:rw,shared', 'data:relative', 'my vol:/data', 'a:/b:ro:x', ':/data',
+    'data', '/srv/app:/app:q', '/srv/app:/app:rw,ro', 'data:/data:rslave', '/srv/app:/app:nocopy', '/srv/app:/app:z,Z', 'data:relative', 'my vol:/data', 'a:/b:ro:x', ':/data',
     'srv/app:/app',
 ], ids=repr)
 def test_parse_volume_refuses(text):
@@ -154,7 +154,7 @@ def test_normalize_fills_defaults_and_canonical_forms():
     assert spec['command'] == ['httpd', '-f', '-p', '8080']
     assert spec['entrypoint'] is None
     assert spec['tmpfs'] == [{'path': '/tmp', 'size': 64 * MiB, 'mode': '1777', 'exec_reason': None}]
-    assert spec['networks'] == ['containment_web']
+    assert _spec.network_names(spec) == ['containment_web']
     assert (spec['restart_policy'], spec['restart_retries']) == ('on-failure', 5)
     assert spec['exceptions'] == {'cap_drop_all': 'NET_BIND_SERVICE for port 80'}
     assert spec['healthcheck'] is None
@@ -198,13 +198,13 @@ NORMALIZE_REFUSES = [
     ('restart_retries that is not a number', raw(restart_retries='x'), 'restart_retries', 'format', 'whole number'),
     ('an unknown restart policy', raw(restart_policy='sometimes'), 'restart_policy', 'format', 'sometimes'),
     ('a port with a host name', raw(ports=['localhost:8080:80']), 'ports', 'format', 'localhost'),
-    ('a port out of range', raw(ports=['127.0.0.1:99999:80']), 'ports', 'format', 'out of range'),
+    ('a port out of range', raw(ports=['127.0.0.1:99999:80']), 'ports', 'format', 'from 1 to 65535'),
     ('a port with an unknown protocol', raw(ports=['127.0.0.1:8080:80/icmp']), 'ports', 'format', 'icmp'),
     ('a port whose host IP is not an address', raw(ports=['999.1.1.1:8080:80']), 'ports', 'format', '999.1.1.1'),
     ('one host port published twice', raw(ports=['127.0.0.1:8080:80', '127.0.0.1:8080:81']),
      'ports', 'format', 'twice'),
     ('a volume without a target', raw(volumes=['data']), 'volumes', 'format', "'data'"),
-    ('a volume with mode z', raw(volumes=['/srv/app:/app:z']), 'volumes', 'format', 'neither ro nor rw'),
+    ('a volume with mode q', raw(volumes=['/srv/app:/app:q']), 'volumes', 'format', 'none of ro, rw, z, Z, nocopy'),
     ('a volume with a relative target', raw(volumes=['data:relative']), 'volumes', 'format', 'not an absolute path'),
     ('a volume name with a space', raw(volumes=['my vol:/data']), 'volumes', 'format', 'neither an absolute path'),
     ('two volumes on one target', raw(volumes=['data:/data', '/srv/data:/data']), 'volumes', 'format', '/data'),
@@ -598,10 +598,10 @@ DRIFTS = [
                                                     '/cache': 'rw,nosuid,nodev,size=16777216,mode=0700'}, 'tmpfs'),
     ('an extra tmpfs', 'HostConfig.Tmpfs.dev', 'rw', 'tmpfs'),
     ('another user', 'Config.User', '0:0', 'user'),
-    ('a group added', 'HostConfig.GroupAdd', ['0'], 'group_add'),
+    ('a group added', 'HostConfig.GroupAdd', ['0'], 'groups'),
     ('a port on all addresses', 'HostConfig.PortBindings', {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]},
      'ports'),
-    ('another restart policy', 'HostConfig.RestartPolicy', {'Name': 'always', 'MaximumRetryCount': 0}, 'restart'),
+    ('another restart policy', 'HostConfig.RestartPolicy', {'Name': 'always', 'MaximumRetryCount': 0}, 'restart_policy'),
     ('another bind', 'HostConfig.Binds', ['data:/data:rw', '/etc:/etc:ro'], 'volumes'),
     ('host network', 'HostConfig.NetworkMode', 'host', 'network_mode'),
     ('host pid', 'HostConfig.PidMode', 'host', 'pid_mode'),
@@ -692,7 +692,7 @@ def test_diff_view_of_a_create_and_a_remove_shows_every_field():
     desired = _spec.desired_inspect(web_spec(), IMAGE_ID)
     created = _spec.diff_view(None, desired, None)
     removed = _spec.diff_view(None, None, live_of(desired))
-    fields = [field[0] for field in _spec.COMPARED_FIELDS]
+    fields = list(_spec.DIFF_FIELDS)
     assert created['before'] == {} and sorted(created['after']) == sorted(fields)
     assert removed['after'] == {} and sorted(removed['before']) == sorted(fields)
     assert created['after']['memory'] == '128m' and created['after']['read_only'] is True
