@@ -19,7 +19,7 @@ import re
 
 from ansible_collections.containment.docker.plugins.module_utils import _secrets as secrets
 
-POLICY_VERSION = '1'
+POLICY_VERSION = '2'  # 2: log_bounded, safe_sysctls, named supplementary groups refused, one file under /etc allowed
 
 FLOOR = 'floor'
 BASELINE = 'baseline'
@@ -46,7 +46,17 @@ LABEL_SECRET_ENV = 'containment.secret-env'
 LABEL_SECRET_FILE = 'containment.secret.'
 
 HOST_NAMESPACE_FIELDS = ('NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode')
-SENSITIVE_HOST_PATHS = ('/', '/boot', '/dev', '/etc', '/lib', '/proc', '/sys', '/usr')
+SENSITIVE_HOST_PATHS = ('/', '/boot', '/dev', '/etc', '/home', '/lib', '/proc', '/root', '/sys', '/usr', '/var/lib/docker')
+# Under /etc, a read-only bind of one file or folder of an application's configuration passes (the usual place
+# for it); /etc itself and these credential stores never do.
+ETC_CREDENTIAL_STORES = ('/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/sudoers', '/etc/sudoers.d',
+                         '/etc/ssh', '/etc/ssl/private', '/etc/docker', '/etc/kubernetes')
+# Log drivers that write to the engine host's disk: without rotation, one chatty service fills it.
+DISK_LOG_DRIVERS = ('json-file', 'local')
+# Kernel parameters namespaced per container (moby daemon/oci_linux.go, runc validateSysctl): net.* in the
+# container's own network namespace, and the IPC namespace's.
+SAFE_SYSCTL_PREFIXES = ('kernel.shm', 'kernel.msg', 'fs.mqueue.')
+SAFE_SYSCTLS = ('kernel.sem',)
 DOCKER_SOCKETS = ('/var/run/docker.sock', '/run/docker.sock')
 FORBIDDEN_CAPS = ('ALL', 'SYS_ADMIN')
 UNCONFINED_SECURITY_OPTS = ('seccomp=unconfined', 'apparmor=unconfined', 'label=disable', 'systempaths=unconfined')
@@ -196,7 +206,10 @@ def _check_non_root_user(inspect, ctx):
     elif int(match.group(1)) == 0 or int(match.group(2)) == 0:
         problems.append('user %r has uid or gid 0 (root)' % user)
     for group in group_add:
-        if str(group).strip() in ('0', 'root'):
+        text = str(group).strip()
+        if not text.isdigit() or not text.isascii():
+            problems.append('GroupAdd adds group %r by name (a name may be root\'s group in the image)' % group)
+        elif int(text) == 0:
             problems.append('GroupAdd adds group %r (root)' % group)
     return problems, {'Config.User': user, 'HostConfig.GroupAdd': group_add}
 
@@ -308,10 +321,12 @@ def _cap_exception_covers(reason, inspect):
 
 
 def _check_pids_limit(inspect, ctx):
+    """Any ulimit is allowed (the pids limit is what bounds processes); they are shown as evidence."""
     value = _host(inspect).get('PidsLimit')
+    evidence = {'HostConfig.PidsLimit': value, 'HostConfig.Ulimits': _host(inspect).get('Ulimits') or []}
     if value is None or value <= 0:
-        return ['no pids limit (PidsLimit is %r; 0, -1 and null mean unlimited)' % value], {'HostConfig.PidsLimit': value}
-    return [], {'HostConfig.PidsLimit': value}
+        return ['no pids limit (PidsLimit is %r; 0, -1 and null mean unlimited)' % value], evidence
+    return [], evidence
 
 
 def _check_no_swap(inspect, ctx):
@@ -353,13 +368,56 @@ def _check_no_sensitive_mounts(inspect, ctx):
             continue
         source, target = mount.get('Source', ''), mount.get('Destination', '')
         evidence.append('%s:%s:%s' % (source, target, 'rw' if mount.get('RW') else 'ro'))
-        if any(is_under(source, p) for p in SENSITIVE_HOST_PATHS if p != '/') or clean_path(source) == '/':
+        if is_sensitive_source(source, bool(mount.get('RW'))):
             problems.append('bind mount of sensitive host path %s' % source)
         if mount.get('RW') and clean_path(target) not in allowed_rw:
             problems.append('bind mount %s:%s is read-write' % (source, target))
         if str(mount.get('Propagation') or '').lower() in ('shared', 'rshared'):
             problems.append('bind mount %s has %s propagation' % (source, mount.get('Propagation')))
     return problems, {'Mounts': evidence}
+
+
+def is_sensitive_source(source, rw):
+    """A system tree or credential store of the host. One file or folder below /etc (/etc/myapp/tls.crt),
+    bound read-only, is an application's configuration and is not."""
+    path = clean_path(source)
+    if path == '/' or any(is_under(path, p) for p in ETC_CREDENTIAL_STORES) or path.startswith('/etc/sudoers'):
+        return True
+    if is_under(path, '/etc') and path != '/etc' and not rw:
+        return False
+    return any(is_under(path, p) for p in SENSITIVE_HOST_PATHS if p != '/')
+
+
+def _check_log_bounded(inspect, ctx):
+    log = _host(inspect).get('LogConfig') or {}
+    driver, options = log.get('Type') or '', log.get('Config') or {}
+    evidence = {'HostConfig.LogConfig': {'Type': driver, 'Config': options}}
+    if not driver:
+        return ["no log driver is set: the engine's default decides, often json-file without rotation"], evidence
+    if driver not in DISK_LOG_DRIVERS:
+        return [], evidence  # journald, syslog, fluentd, gelf, ... ship logs off the container's disk; none keeps none
+    missing = [key for key in ('max-size', 'max-file') if not _positive(options.get(key))]
+    if missing:
+        return ['%s logs on the host\'s disk without %s' % (driver, ' and '.join(missing))], evidence
+    return [], evidence
+
+
+def _positive(value):
+    number = _LEADING_NUMBER.match(str(value or ''))
+    return bool(number) and float(number.group(1)) > 0
+
+
+def _check_safe_sysctls(inspect, ctx):
+    sysctls = _host(inspect).get('Sysctls') or {}
+    host_network = str(_host(inspect).get('NetworkMode') or '').lower() == 'host'
+    problems = []
+    for key in sorted(sysctls):
+        if key.startswith('net.'):
+            if host_network:
+                problems.append('sysctl %s would change the host\'s network namespace (network_mode host)' % key)
+        elif not (key in SAFE_SYSCTLS or key.startswith(SAFE_SYSCTL_PREFIXES)):
+            problems.append('sysctl %s is not namespaced per container' % key)
+    return problems, {'HostConfig.Sysctls': sysctls}
 
 
 def _check_no_devices(inspect, ctx):
@@ -510,6 +568,16 @@ CONTROLS = (
             'no sensitive host paths, binds read-only, no shared propagation',
             "bind a narrower, non-system path; make binds read-only or say ':rw' explicitly",
             _check_no_sensitive_mounts),
+    Control('log_bounded', BASELINE, 'log_options', '-', '-',
+            "logs written to the host's disk are rotated (max-size and max-file)",
+            "keep the default log_options (max-size 10m, max-file 3) or set both for json-file and local; or ship logs with "
+            "journald, syslog, fluentd or gelf",
+            _check_log_bounded),
+    Control('safe_sysctls', BASELINE, 'sysctls', '-', 'sysctls (safe set)',
+            "only namespaced, container-safe sysctls: net.* in the container's own network namespace, kernel.shm*, "
+            "kernel.msg*, kernel.sem, fs.mqueue.*",
+            'remove the sysctl, or set it on the host if the host needs it',
+            _check_safe_sysctls),
     Control('no_devices', BASELINE, 'devices', '5.18', '-',
             'no host devices', 'remove devices',
             _check_no_devices),

@@ -38,6 +38,7 @@ def hardened(uid):
         "--cap-drop": ["ALL"],
         "--health-cmd": ["true"],
         "--health-interval": ["60s"],
+        "--log-opt": ["max-size=10m", "max-file=3"],
     }
 
 
@@ -49,6 +50,16 @@ SHAPES = {
     "user-root-root": ("run", {"--user": ["root:root"]}, [], {"non_root_user": "fail"}),
     "user-from-image": ("run", {"--user": None}, [], {"non_root_user": "fail"}),
     "group-add-root": ("run", {}, ["--group-add", "0"], {"non_root_user": "fail"}),
+    "group-add-name": ("create", {}, ["--group-add", "daemon"], {"non_root_user": "fail"}),
+    "group-add-numeric": ("run", {}, ["--group-add", "1660"], {}),
+    "log-unbounded": ("run", {"--log-opt": None}, [], {"log_bounded": "fail"}),
+    "log-max-size-only": ("run", {"--log-opt": ["max-size=10m"]}, [], {"log_bounded": "fail"}),
+    "log-none": ("run", {"--log-opt": None}, ["--log-driver", "none"], {}),
+    "sysctl-namespaced": ("run", {}, ["--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--sysctl", "kernel.shmmax=65536"], {}),
+    # (a host-wide sysctl such as vm.swappiness: the docker CLI refuses to create it; the unit rows cover its failure)
+    "ulimits": ("run", {}, ["--ulimit", "nofile=1024:2048", "--ulimit", "memlock=65536"], {}),
+    "etc-file-ro": ("run", {}, ["-v", "/etc/hostname:/run/hostname:ro"], {}),
+    "etc-shadow-ro": ("create", {}, ["-v", "/etc/shadow:/run/shadow:ro"], {"no_sensitive_mounts": "fail"}),
     "no-limits": ("run", {"--memory": None, "--memory-swap": None, "--cpus": None, "--pids-limit": None}, [],
                   {"memory_limit": "fail", "cpu_limit": "fail", "no_swap": "fail", "pids_limit": "fail"}),
     "swap-default": ("run", {"--memory-swap": None}, [], {"no_swap": "fail"}),
@@ -82,7 +93,7 @@ SHAPES = {
     "plain-docker-run": ("run", None, [], {
         "non_root_user": "fail", "no_new_privileges": "fail", "memory_limit": "fail", "cpu_limit": "fail",
         "read_only_rootfs": "fail", "cap_drop_all": "fail", "pids_limit": "fail", "no_swap": "fail",
-        "healthcheck": "warn"}),
+        "log_bounded": "fail", "healthcheck": "warn"}),
     "shared-uid-a": ("run", {"--user": ["1650:1650"]}, [], {"unique_uid": "fail"}),
     "shared-uid-b": ("create", {"--user": ["1650:1650"]}, [], {"unique_uid": "fail"}),
 }

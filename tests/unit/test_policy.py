@@ -62,6 +62,8 @@ def compliant_inspect():
             'UsernsMode': '',
             'Devices': [],
             'DeviceRequests': None,
+            'LogConfig': {'Type': 'json-file', 'Config': {'max-size': '10m', 'max-file': '3'}},
+            'Sysctls': None,
         },
         'Mounts': [],
         'NetworkSettings': {'Networks': {'containment_web': {}}},
@@ -150,6 +152,10 @@ NON_ROOT_USER = [
     case('GroupAdd 0 fails', FAIL, host(GroupAdd=['0']), says='GroupAdd'),
     case('GroupAdd root fails', FAIL, host(GroupAdd=['root']), says='GroupAdd'),
     case('GroupAdd of a non-root group passes', PASS, host(GroupAdd=['1600'])),
+    case('GroupAdd of two numeric non-root groups passes', PASS, host(GroupAdd=['1600', '1601'])),
+    case('GroupAdd of a group name fails (it may be root in the image)', FAIL, host(GroupAdd=['staff']), says='by name'),
+    case('GroupAdd 00 is still group 0 and fails', FAIL, host(GroupAdd=['00']), says='(root)'),
+    case('GroupAdd in Arabic-Indic digits fails', FAIL, host(GroupAdd=['\u0661\u0666\u0660\u0660'])),
     case('an exception label cannot relax this floor control', FAIL, user('root'),
          labels={EXCEPTION + 'non_root_user': 'legacy image'}),
 ]
@@ -297,6 +303,8 @@ CAP_DROP_ALL = [
 PIDS_LIMIT = [
     case('256 passes', PASS, host(PidsLimit=256)),
     case('1 passes', PASS, host(PidsLimit=1)),
+    case('any ulimit passes (the pids limit bounds processes)', PASS,
+         host(Ulimits=[{'Name': 'nofile', 'Soft': 1048576, 'Hard': 1048576}, {'Name': 'nproc', 'Soft': -1, 'Hard': -1}])),
     case('0 (unlimited) fails', FAIL, host(PidsLimit=0), says='no pids limit'),
     case('-1 (unlimited) fails', FAIL, host(PidsLimit=-1)),
     case('null (unlimited) fails', FAIL, host(PidsLimit=None)),
@@ -349,6 +357,12 @@ NO_SENSITIVE_MOUNTS = [
     case('no mounts pass', PASS, mounts()),
     case('a read-only bind of an application path passes', PASS, mounts(bind('/srv/app/config', '/config'))),
     case('/etcetera is not /etc and passes', PASS, mounts(bind('/etcetera', '/e'))),
+    case('a read-only bind of one file under /etc passes', PASS, mounts(bind('/etc/myapp/tls.crt', '/run/tls.crt'))),
+    case('a read-only bind of one folder under /etc passes', PASS, mounts(bind('/etc/myapp', '/config'))),
+    case('a read-only bind of /etc/ssl/certs passes', PASS, mounts(bind('/etc/ssl/certs', '/certs'))),
+    case('a read-write bind under /etc fails, even with the rw label', FAIL, mounts(bind('/etc/myapp', '/config', rw=True)),
+         labels={policy.LABEL_RW_BINDS: '/config'}, says='sensitive host path'),
+    case('/etc/myapp/../shadow (a detour to a credential store) fails', FAIL, mounts(bind('/etc/myapp/../shadow', '/s'))),
     case('a read-write named volume passes', PASS, mounts(volume('data', '/data'))),
     case('rslave propagation passes', PASS, mounts(bind('/srv/app', '/app', propagation='rslave'))),
 ] + [
@@ -370,8 +384,44 @@ NO_SENSITIVE_MOUNTS = [
          dict(host(Binds=['/srv/app/data:/data:rw']), Mounts=ABSENT), says='read-write'),
     case('rshared only in HostConfig.Binds fails', FAIL,
          dict(host(Binds=['/srv/app:/app:ro,rshared']), Mounts=ABSENT), says='propagation'),
-    case('a bind of /etc with an exception is excepted', EXCEPTED, mounts(bind('/etc/ssl/certs', '/certs')),
-         exceptions={'no_sensitive_mounts': 'trust store of the host'}),
+    case('a bind of /etc with an exception is excepted', EXCEPTED, mounts(bind('/etc', '/host-etc')),
+         exceptions={'no_sensitive_mounts': 'reads the host configuration'}),
+] + [
+    case('a read-only bind of the credential store %s fails' % path, FAIL, mounts(bind(path, '/c')), says='sensitive host path')
+    for path in policy.ETC_CREDENTIAL_STORES + ('/etc/sudoers.d/app', '/etc/ssh/sshd_config', '/etc/sudoers.bak', '/root/.ssh', '/home/app')
+]
+
+LOG_BOUNDED = [
+    case('json-file with max-size and max-file passes', PASS, {}),
+    case('local with max-size and max-file passes', PASS, host(LogConfig={'Type': 'local', 'Config': {'max-size': '20m', 'max-file': '5'}})),
+] + [
+    case('%s (logs off the container\'s disk) passes' % driver, PASS, host(LogConfig={'Type': driver, 'Config': {}}))
+    for driver in ('journald', 'syslog', 'fluentd', 'gelf', 'awslogs', 'none')
+] + [
+    case('json-file without options fails', FAIL, host(LogConfig={'Type': 'json-file', 'Config': {}}), says='without max-size and max-file'),
+    case('json-file with max-size only fails', FAIL, host(LogConfig={'Type': 'json-file', 'Config': {'max-size': '10m'}}),
+         says='without max-file'),
+    case('local with max-file only fails', FAIL, host(LogConfig={'Type': 'local', 'Config': {'max-file': '3'}}), says='without max-size'),
+    case('max-size 0 is no bound and fails', FAIL, host(LogConfig={'Type': 'json-file', 'Config': {'max-size': '0', 'max-file': '3'}})),
+    case("no log driver (the engine's default) fails", FAIL, host(LogConfig=ABSENT), says="engine's default"),
+    case('json-file without rotation with an exception is excepted', EXCEPTED, host(LogConfig={'Type': 'json-file', 'Config': {}}),
+         exceptions={'log_bounded': 'logrotate on the host truncates the files'}),
+]
+
+SAFE_SYSCTLS = [
+    case('no sysctls pass', PASS, {}),
+] + [
+    case('%s passes' % key, PASS, host(Sysctls={key: '1'}))
+    for key in ('net.ipv4.ip_unprivileged_port_start', 'net.core.somaxconn', 'kernel.shmmax', 'kernel.msgmax', 'kernel.sem',
+                'fs.mqueue.msg_max')
+] + [
+    case('%s fails' % key, FAIL, host(Sysctls={key: '1'}), says='not namespaced')
+    for key in ('vm.swappiness', 'kernel.panic', 'kernel.semx', 'fs.file-max', 'kernel.domainname')
+] + [
+    case('net.* with the host network fails', FAIL, host(Sysctls={'net.core.somaxconn': '1024'}, NetworkMode='host'),
+         says="host's network namespace"),
+    case('a host sysctl with an exception is excepted', EXCEPTED, host(Sysctls={'vm.overcommit_memory': '1'}),
+         exceptions={'safe_sysctls': 'redis wants overcommit'}),
 ]
 
 NO_DEVICES = [
@@ -471,6 +521,8 @@ TABLES = {
     'no_host_namespaces': NO_HOST_NAMESPACES,
     'security_profiles': SECURITY_PROFILES,
     'no_sensitive_mounts': NO_SENSITIVE_MOUNTS,
+    'log_bounded': LOG_BOUNDED,
+    'safe_sysctls': SAFE_SYSCTLS,
     'no_devices': NO_DEVICES,
     'ports_bound': PORTS_BOUND,
     'restart_policy': RESTART_POLICY,
