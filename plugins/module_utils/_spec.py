@@ -768,7 +768,8 @@ def _device_rates(field, size):
             else:
                 rate = _int_field(errors, field, item.get('rate'), 0, INT64_MAX, label='%s rate' % field)
             if rate is None:
-                errors.add(field, 'format', '%s %s has no rate' % (field, path), 'give the rate' + (" as a size such as '10m'" if size else ' in operations per second'))
+                errors.add(field, 'format', '%s %s has no rate' % (field, path),
+                           'give the rate' + (" as a size such as '10m'" if size else ' in operations per second'))
             rates.append(dict(path=path, rate=rate))
         paths = [r['path'] for r in rates]
         for path in sorted(set(p for p in paths if paths.count(p) > 1)):
@@ -1388,9 +1389,9 @@ BUILTIN_NETWORKS = ('bridge', 'host', 'none')
 def _read_networks(inspect):
     """The user-defined networks joined: 'NAME', or 'NAME aliases=A,B ipv4=ADDRESS' when it has more than the
     service's own alias. docker inspect also lists the built-in network of a mode such as 'none' (no spec
-    names it) and adds the container's short id to its aliases."""
-    own = set([(labels_of_inspect(inspect)).get(policy.LABEL_SERVICE) or (inspect.get('Name') or '').lstrip('/'),
-               (inspect.get('Id') or '')[:12]])
+    names it) and adds the container's short id and host name to its aliases."""
+    own = set([labels_of_inspect(inspect).get(policy.LABEL_SERVICE) or (inspect.get('Name') or '').lstrip('/'),
+               (inspect.get('Id') or '')[:12], (inspect.get('Config') or {}).get('Hostname')])
     result = []
     for name, endpoint in sorted(((inspect.get('NetworkSettings') or {}).get('Networks') or {}).items()):
         if name in BUILTIN_NETWORKS:

@@ -185,7 +185,7 @@ options:
       - Mounts as C(SOURCE:TARGET[:OPTIONS]). A SOURCE starting with C(/) is a bind mount, read-only unless
         C(:rw) is given; anything else is a named volume, read-write by default.
       - "OPTIONS, comma-separated: C(ro) or C(rw); C(z) or C(Z) (SELinux relabelling); C(nocopy) (named volumes: do not
-        copy the image's files in); a propagation C(rslave), C(slave), C(rprivate), C(private) (binds; C(shared) and
+        copy the image's files in); a propagation C(rslave), C(slave) (the source must be on a shared mount), C(rprivate), C(private) (binds; C(shared) and
         C(rshared) break C(no_sensitive_mounts)). For example C(/srv/data:/data:ro,rslave)."
       - A read-only bind of one file or folder under C(/etc/<something>), such as C(/etc/myapp/tls.crt:/run/tls.crt),
         passes C(no_sensitive_mounts); C(/etc) itself, C(/etc/shadow), C(/etc/ssh), C(/root), C(/home) and the other

@@ -130,7 +130,8 @@ def test_parse_volume_accepts(text, parsed):
 
 
 @pytest.mark.parametrize('text', [
-    'data', '/srv/app:/app:q', '/srv/app:/app:rw,ro', 'data:/data:rslave', '/srv/app:/app:nocopy', '/srv/app:/app:z,Z', 'data:relative', 'my vol:/data', 'a:/b:ro:x', ':/data',
+    'data', '/srv/app:/app:q', '/srv/app:/app:rw,ro', 'data:/data:rslave', '/srv/app:/app:nocopy', '/srv/app:/app:z,Z',
+    'data:relative', 'my vol:/data', 'a:/b:ro:x', ':/data',
     'srv/app:/app',
 ], ids=repr)
 def test_parse_volume_refuses(text):
