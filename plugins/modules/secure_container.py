@@ -529,13 +529,43 @@ EXAMPLES = r'''
 #       env_file:
 #         - /srv/secrets/api/app.env
 
-- name: Remove it again
+- name: A worker with the options production services need (names as in community.docker.docker_container)
+  containment.docker.secure_container:
+    name: worker
+    image: containment-test/busybox:1
+    command: sleep 3600
+    user: "1504:1504"
+    groups: ["1600"]                  # supplementary groups: numeric and non-zero
+    memory: 256m
+    memory_reservation: 128m
+    cpus: 1
+    shm_size: 128m
+    ulimits:
+      - nofile:4096:8192              # TYPE:SOFT[:HARD]
+    init: true                        # an init as PID 1 reaps zombies and forwards signals
+    stop_signal: SIGTERM
+    stop_timeout: 30
+    hostname: worker-1
+    working_dir: /tmp
+    sysctls:
+      net.ipv4.ip_unprivileged_port_start: "80"   # bind port 80 without NET_BIND_SERVICE
+    etc_hosts:
+      queue.internal: 10.0.0.15
+    dns_search_domains: [internal]
+    log_driver: json-file             # on the host's disk: max-size and max-file are required (log_bounded)
+    log_options:
+      max-size: 50m
+      max-file: "5"
+    volumes:
+      - /etc/hostname:/run/host-hostname:ro     # one read-only file under /etc passes no_sensitive_mounts
+    healthcheck:
+      test: "true"
+      interval: 5s
+      start_period: 1m30s             # Go durations
+
+- name: Remove it again (only the name is needed)
   containment.docker.secure_container:
     name: edge
-    image: containment-test/web:1
-    user: "1502:1502"
-    memory: 128m
-    cpus: 1
     state: absent
 '''
 

@@ -155,3 +155,17 @@ def test_a_failed_batch_stops_the_rollout(tmp_path, sandbox):
     assert inspect(sandbox.name("crash")) is None          # the module removed the new container
     assert inspect(sandbox.name("fine")) is None           # the second batch never ran
     assert docker("network", "ls", "-q", "--filter", "name=containment_" + sandbox.name("fine")).stdout == ""
+
+
+def test_new_options_pass_the_roles_checks_and_a_removed_service_needs_only_its_name(tmp_path):
+    service = {"name": "worker", "image": "containment-test/busybox:1", "user": "1504:1504", "memory": "64m", "cpus": 0.5,
+               "ulimits": ["nofile:1024:2048"], "log_options": {"max-size": "20m", "max-file": "2"}, "init": True,
+               "networks": ["plain", {"name": "back", "aliases": ["work"]}], "sysctls": {"net.core.somaxconn": "512"},
+               "device_read_bps": [{"path": "/dev/vda", "rate": "10m"}], "depends_on": [{"service": "db", "condition": "service_healthy"}],
+               "ports": ["8000-8001:8000-8001"]}
+    inventory = write_inventory(tmp_path / "inventory", {"h1": {}}, {"secure_services_services": [service, {"name": "old", "state": "absent"}]})
+    merged = by_name(merged_lists(tmp_path, inventory)["h1"])
+    assert merged["old"] == {"name": "old", "state": "absent"}
+    assert merged["worker"]["ports"] == ["127.0.0.1:8000-8001:8000-8001"]  # the range bound to the bind address
+    specs, _ctx = load_specs(list(merged.values()))
+    assert [spec["ulimits"] for spec, _ops in specs if spec["name"] == "worker"] == [[{"name": "nofile", "soft": 1024, "hard": 2048}]]
