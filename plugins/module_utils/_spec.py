@@ -1390,7 +1390,7 @@ def _read_networks(inspect):
     """The user-defined networks joined: 'NAME', or 'NAME aliases=A,B ipv4=ADDRESS' when it has more than the
     service's own alias. docker inspect also lists the built-in network of a mode such as 'none' (no spec
     names it) and adds the container's short id and host name to its aliases."""
-    own = set([labels_of_inspect(inspect).get(policy.LABEL_SERVICE) or (inspect.get('Name') or '').lstrip('/'),
+    own = set([policy.labels_of(inspect).get(policy.LABEL_SERVICE) or (inspect.get('Name') or '').lstrip('/'),
                (inspect.get('Id') or '')[:12], (inspect.get('Config') or {}).get('Hostname')])
     result = []
     for name, endpoint in sorted(((inspect.get('NetworkSettings') or {}).get('Networks') or {}).items()):
@@ -1406,10 +1406,6 @@ def _read_networks(inspect):
                 words.append('%s=%s' % (word, endpoint['IPAMConfig'][key]))
         result.append(' '.join(words))
     return result
-
-
-def labels_of_inspect(inspect):
-    return (inspect.get('Config') or {}).get('Labels') or {}
 
 
 def _security_opts_engine(opts, spec):
