@@ -27,3 +27,22 @@ requirements:
 notes:
   - The controls this collection enforces and audits are described in the collection's C(docs/policy.md).
 '''
+
+    # Options of the modules that change an engine: secure_container and secure_stack.
+    CONVERGE = r'''
+options:
+  lock_timeout:
+    description:
+      - "Runs against one engine take turns: a run holds the engine's host lock from its first change to
+        its last, so two pipelines, or a deploy and a manual run, never replace the same containers at once."
+      - The lock is the container C(containment-lock) on the engine itself (created, never started, from the
+        empty image C(containment-lock:1) the collection imports on first use), so controllers need not share
+        a filesystem. Its labels name the holder (user@host and pid) and since when it holds the lock.
+      - Seconds to wait for another run's lock. Then the task fails, naming that run, and nothing is changed.
+      - "A lock whose holder died is taken over and the takeover is reported as a warning: on the machine the
+        holder ran on, when its process is gone or the machine rebooted; from another machine, when its lease
+        ran out (15 minutes plus the stop timeouts and watches of the run that took it)."
+      - Check mode takes no lock, but waits while another run holds one, so a plan never reads a half-done replace.
+    type: int
+    default: 300
+'''

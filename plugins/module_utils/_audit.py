@@ -109,7 +109,8 @@ def summarize(containers, findings):
 def collect(engine, names=None, labels=None, managed_only=False):
     """inspect data of the containers to audit (running and stopped) on `engine`."""
     inspects = engine.list_containers(filters=docker_filters(labels, managed_only))
-    return [i for i in inspects if name_matches(i, names)]
+    return [i for i in inspects if name_matches(i, names)
+            and ((i.get('Config') or {}).get('Labels') or {}).get(policy.LABEL_LOCK) != 'true']
 
 
 def engine_facts(engine, docker_host):

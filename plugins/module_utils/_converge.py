@@ -12,15 +12,22 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.containment.docker.plugins.module_utils import _lock
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
 
+# The names a replace moves containers through (see Converger): NAME__next is a new container not
+# yet proven, NAME__previous the old one set aside until its successor is proven.
+NEXT_SUFFIX = '__next'
 PREVIOUS_SUFFIX = '__previous'
+LEFTOVER_SUFFIXES = (NEXT_SUFFIX, PREVIOUS_SUFFIX)
 
 
 def _failed_controls(findings):
@@ -133,18 +140,29 @@ def _dedupe(items):
 
 
 class Converger(object):
-    """Converges a list of services on one engine."""
+    """Converges a list of services on one engine.
 
-    def __init__(self, engine, check_mode=False, log=None):
+    A replace goes through names that record how far it got, so a run killed at any step leaves
+    a host the next run understands from the engine alone (see recover()):
+      1. create NAME__next (every create of the run before anything else changes)
+      2. stop NAME           3. rename NAME -> NAME__previous
+      4. start NAME__next and watch it     5. proven: rename NAME__next -> NAME
+      6. remove NAME__previous
+    NAME is always the container last proven good (or the only one there is); it is removed only
+    after its successor has been proven."""
+
+    def __init__(self, engine, check_mode=False, log=None, lock_timeout=300):
         self.engine = engine
         self.check_mode = check_mode
         self.log = log or (lambda msg: None)
+        self.lock_timeout = lock_timeout
+        self.lock_broken = []  # report lines: stale host locks this run removed
 
     def live_containers(self, names, managed_only_listing):
-        """{name: inspect} for the given service names and their __previous leftovers and, with the
-        listing, every managed container. One listing, then the inspects a few at a time: on a host
-        with nothing to change, these are nearly all the engine calls of a run."""
-        wanted = set(names) | set(name + PREVIOUS_SUFFIX for name in names)
+        """{name: inspect} for the given service names and their leftovers and, with the listing,
+        every managed container. One listing, then the inspects a few at a time: on a host with
+        nothing to change, these are nearly all the engine calls of a run."""
+        wanted = set(names) | set(name + suffix for name in names for suffix in LEFTOVER_SUFFIXES)
         if managed_only_listing:
             refs = [cid for name, cid, labels in self.engine.container_names()
                     if name in wanted or labels.get(policy.LABEL_MANAGED) == 'true']
@@ -159,9 +177,16 @@ class Converger(object):
     def run(self, raws, prune=False, check_unique_uid=False):
         # The one check that needs the engine (its CPU count) runs here, still before any change.
         specs, ctx = load_specs(raws, self.engine.host_cpus(), check_unique_uid)
+        with _lock.HostLock(self.engine, self.lock_timeout, _lock.lease_for(specs), wait_only=self.check_mode) as lock:
+            self.lock_broken = lock.broken
+            if not self.check_mode:
+                pause_point('locked', '_run')
+            return self._run_locked(specs, ctx, prune)
+
+    def _run_locked(self, specs, ctx, prune):
         names = [spec['name'] for spec, _ops in specs]
         live = self.live_containers(names, managed_only_listing=prune or len(specs) > 1)
-        self._recover_leftovers(names, live)
+        recovered = dict((name, self.recover(name, live)) for name in names)
 
         results, plans = [], []
         for spec, ops in specs:
@@ -180,7 +205,7 @@ class Converger(object):
             for name, inspect in sorted(live.items()):
                 labels = (inspect.get('Config') or {}).get('Labels') or {}
                 service = labels.get(policy.LABEL_SERVICE)
-                if labels.get(policy.LABEL_MANAGED) == 'true' and service not in listed and not name.endswith(PREVIOUS_SUFFIX):
+                if labels.get(policy.LABEL_MANAGED) == 'true' and service not in listed and not name.endswith(LEFTOVER_SUFFIXES):
                     pruned.append({'name': name, 'service': service, 'action': 'remove', 'reasons': ['no longer listed'],
                                    'container': container_view(inspect),
                                    'diff': _spec.diff_view(None, None, inspect)})
@@ -194,28 +219,60 @@ class Converger(object):
             diff = _spec.diff_view(spec, plan['desired'], live.get(spec['name']))
             if plan['action'] in ('start', 'stop'):
                 diff['before']['running'], diff['after']['running'] = plan['action'] == 'stop', plan['action'] == 'start'
+            recovery = recovered[spec['name']]
             result = {'name': spec['name'], 'action': plan['action'], 'reasons': plan['reasons'],
-                      'changed': plan['action'] != 'none', 'diff': diff}
+                      'changed': plan['action'] != 'none' or bool(recovery), 'diff': diff}
+            if recovery:  # what an interrupted run left, and what this run did (or would do) about it
+                result['reasons'] = recovery + result['reasons']
             result.update(outcome)
+            if recovery and not self.check_mode:
+                result['steps'] = recovery + result['steps']
             results.append(result)
         return results, pruned
 
-    def _prune(self, entry):
-        self.engine.remove(entry['container']['id'])
-        self.engine.remove_network_if_unused(_spec.DEFAULT_NETWORK_PREFIX + (entry['service'] or ''))
+    # ------------------------------------------------------------ what an interrupted run left
 
-    def _recover_leftovers(self, names, live):
-        """A run that died mid-replace leaves NAME__previous: put it back or drop it."""
-        for name in names:
-            previous = live.get(name + PREVIOUS_SUFFIX)
-            if previous is None or self.check_mode:
-                continue
-            if name in live:
-                self.engine.remove(previous['Id'])
-            else:
-                self.engine.rename(previous['Id'], name)
-                live[name] = self.engine.inspect_container(previous['Id'])
-            del live[name + PREVIOUS_SUFFIX]
+    def recover(self, name, live):
+        """Resume what an interrupted replace of `name` left, from the names alone; updates `live`
+        and returns the steps taken (in check mode: the steps it would take, nothing is changed).
+
+          NAME__next                     never proven: removed
+          NAME__previous, no NAME        the last good one: renamed back to NAME
+          NAME__previous + NAME serving  NAME was proven (renamed only after its watch): __previous removed
+          NAME__previous + NAME not up   NAME is not what was proven: removed, __previous renamed back"""
+        steps = []
+        would = 'would be ' if self.check_mode else ''
+        unproven = live.pop(name + NEXT_SUFFIX, None)
+        previous = live.pop(name + PREVIOUS_SUFFIX, None)
+        current = live.get(name)
+        if unproven is not None:
+            self._change(self.engine.remove, unproven['Id'])
+            steps.append('%sremoved %s, left unproven by an interrupted run (%s)' % (
+                would, unproven['Id'][:12], name + NEXT_SUFFIX))
+        if previous is None:
+            return steps
+        if current is not None and serving(current):
+            self._change(self.engine.remove, previous['Id'])
+            steps.append('%sremoved the previous container %s, left by an interrupted run after %s was proven' % (
+                would, previous['Id'][:12], current['Id'][:12]))
+            return steps
+        if current is not None:
+            self._change(self.engine.remove, current['Id'])
+            steps.append('%sremoved %s, which is not running, to restore the previous container' % (would, current['Id'][:12]))
+        self._change(self.engine.rename, previous['Id'], name)
+        steps.append('%srestored the previous container %s as %s, left by an interrupted run' % (
+            would, previous['Id'][:12], name))
+        if self.check_mode:
+            live[name] = dict(previous, Name='/' + name)
+        else:
+            live[name] = self.engine.inspect_container(previous['Id'])
+        return steps
+
+    def _change(self, call, *args):
+        if not self.check_mode:
+            call(*args)
+
+    # ------------------------------------------------------------ executing the plans
 
     def _planned(self, spec, plan, live, ctx):
         subject = plan['desired'] or live.get(spec['name'])
@@ -223,16 +280,34 @@ class Converger(object):
                 'findings': policy.evaluate(subject, plan.get('ctx', ctx)) if subject else []}
 
     def _execute(self, plans, pruned, live, ctx):
-        """Run the plans: engine calls a few at a time, then one shared watch of every container
-        that was started (so grace periods overlap), then keep or roll back each."""
+        """Run the plans: every new container is created first (a run whose services cannot all be
+        created changes nothing); then the old ones are set aside and the new ones started, a few
+        engine calls at a time; one shared watch of every started container (grace periods
+        overlap); then each is kept or rolled back, on its own."""
         jobs = [_Job(spec, ops, plan, live.get(spec['name'])) for spec, ops, plan in plans]
-        self._networks = _Networks(self.engine, sorted(set(
-            n for job in jobs if job.action in ('create', 'recreate') for n in job.spec['networks'])))
+        creating = [job for job in jobs if job.action in ('create', 'recreate')]
+        networks = _Networks(self.engine, sorted(set(n for job in creating for n in job.spec['networks'])))
         with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
-            list(pool.map(self._begin, jobs))
-            list(pool.map(self._prune, pruned))
-            self._watch([job for job in jobs if job.watch])
-            list(pool.map(self._finish, jobs))
+            list(pool.map(lambda job: self._create(job, networks), creating))
+            refused = [job for job in creating if job.failure]
+            if refused:
+                self._abandon(creating, refused, pool)
+                for job in jobs:
+                    if job.failure is None and job.action != 'none':
+                        job.failure = {'msg': '%s: not changed, since %s could not be created and a run changes '
+                                              'all of its services or none' % (job.spec['name'], ', '.join(
+                                                  j.spec['name'] for j in refused))}
+                for entry in pruned:
+                    entry['reasons'] = entry['reasons'] + ['not removed: the run changed nothing']
+                    entry['action'] = 'none'
+            else:
+                list(pool.map(self._begin, jobs))
+                list(pool.map(self._prune, pruned))
+                self._watch([job for job in jobs if job.watch])
+                list(pool.map(self._finish, jobs))
+        if any(job.failure for job in jobs):
+            for name in networks.created:  # a network this run made that no container ended up using
+                self._quietly(self.engine.remove_network_if_unused, name)
         changed = [job.spec['name'] for job in jobs if job.action != 'none']
         after = dict(zip(changed, self.engine.inspect_containers(changed)))
         outcomes = []
@@ -243,6 +318,25 @@ class Converger(object):
             outcome.update(job.failure or {})
             outcomes.append(outcome)
         return outcomes
+
+    def _create(self, job, networks):
+        """Step 1: NAME__next, beside the old container, which is not touched."""
+        try:
+            networks.ready(job.spec['networks'])
+            job.new_id = self.engine.create(job.plan['desired'], name=job.spec['name'] + NEXT_SUFFIX)
+            job.steps.append('created %s as %s' % (job.new_id[:12], job.spec['name'] + NEXT_SUFFIX))
+        except EngineError as exc:
+            job.failure = {'msg': '%s: %s' % (job.spec['name'], exc)}
+            return
+        pause_point('created', job.spec['name'])
+
+    def _abandon(self, creating, refused, pool):
+        def drop(job):
+            if job.new_id:
+                if self._quietly(self.engine.remove, job.new_id):
+                    job.steps.append('removed %s again' % job.new_id[:12])
+                job.new_id = None
+        list(pool.map(drop, creating))
 
     def _begin(self, job):
         spec, old = job.spec, job.old
@@ -261,21 +355,30 @@ class Converger(object):
                 job.steps.append('started')
                 job.watch = old['Id']
             elif job.action in ('create', 'recreate'):
-                self._networks.ready(spec['networks'])  # before the old container is touched
                 if old is not None:
                     if job.was_running:
                         self.engine.stop(old['Id'], spec['stop_timeout'])
                         job.steps.append('stopped old container %s' % old['Id'][:12])
+                        pause_point('stopped', spec['name'])
                     self.engine.rename(old['Id'], spec['name'] + PREVIOUS_SUFFIX)
-                job.new_id = self.engine.create(job.plan['desired'])
-                job.steps.append('created %s' % job.new_id[:12])
+                    job.set_aside = True
+                    job.steps.append('renamed old container %s to %s' % (old['Id'][:12], spec['name'] + PREVIOUS_SUFFIX))
+                    pause_point('set_aside', spec['name'])
                 if job.ops['state'] == 'started':
                     self.engine.start(job.new_id)
                     job.steps.append('started %s' % job.new_id[:12])
                     job.watch = job.new_id
+                    pause_point('watching', spec['name'])
         except EngineError as exc:
             job.failure = {'msg': '%s: %s' % (spec['name'], exc)}
             job.watch = None
+
+    def _prune(self, entry):
+        try:
+            self.engine.remove(entry['container']['id'])
+            self.engine.remove_network_if_unused(_spec.DEFAULT_NETWORK_PREFIX + (entry['service'] or ''))
+        except EngineError as exc:
+            entry.update(failed=True, msg='%s: not pruned: %s' % (entry['name'], exc))
 
     def _watch(self, jobs):
         """Poll every started container until each is judged up or down."""
@@ -283,7 +386,13 @@ class Converger(object):
         pending = list(jobs)
         while pending:
             elapsed = time.monotonic() - began
-            for job, inspect in zip(list(pending), self.engine.inspect_containers([job.watch for job in pending])):
+            try:
+                states = self.engine.inspect_containers([job.watch for job in pending])
+            except EngineError as exc:  # the engine went away mid-watch: nothing can be proven
+                for job in pending:
+                    job.failure = {'msg': '%s: cannot watch the new container: %s' % (job.spec['name'], exc)}
+                return
+            for job, inspect in zip(list(pending), states):
                 job.state = (inspect or {}).get('State') or {}
                 verdict = judge_start(job.state, elapsed, job.ops['grace_period'], job.ops['healthy_timeout'])
                 if verdict != 'wait':
@@ -295,24 +404,53 @@ class Converger(object):
                 time.sleep(0.2)
 
     def _finish(self, job):
-        """Keep a proven replacement (drop the old container) or roll back to the old one."""
-        old = job.old
+        """Keep a proven replacement (then drop the old container) or roll back to the old one."""
         if job.action not in ('create', 'recreate'):
             return
+        name = job.spec['name']
         if job.failure is None:
-            if old is not None:
-                self.engine.remove(old['Id'])
-                job.steps.append('removed old container %s' % old['Id'][:12])
-            return
-        if job.new_id:
-            self.engine.remove(job.new_id)
-            job.steps.append('removed failed container %s' % job.new_id[:12])
-        if old is not None:
-            self.engine.rename(old['Id'], job.spec['name'])
-            if job.was_running:
+            try:
+                if job.watch:
+                    pause_point('proven', name)
+                self.engine.rename(job.new_id, name)
+                job.steps.append('renamed %s to %s' % (job.new_id[:12], name))
+                pause_point('promoted', name)
+                if job.old is not None:
+                    self.engine.remove(job.old['Id'])
+                    job.steps.append('removed old container %s' % job.old['Id'][:12])
+                return
+            except EngineError as exc:
+                job.failure = {'msg': '%s: %s' % (name, exc)}
+                if job.steps and job.steps[-1].startswith('renamed %s to' % job.new_id[:12]):
+                    return  # proven and in place; the next run removes NAME__previous
+        self._roll_back(job)
+
+    def _roll_back(self, job):
+        name, old = job.spec['name'], job.old
+        try:
+            if job.new_id:
+                self.engine.remove(job.new_id)
+                job.steps.append('removed failed container %s' % job.new_id[:12])
+            if old is None:
+                return
+            if job.set_aside:
+                self.engine.rename(old['Id'], name)
+            # the last good container serves again: it was running, or the service is meant to run
+            if job.was_running or job.ops['state'] == 'started':
                 self.engine.start(old['Id'])
             job.steps.append('rolled back to %s' % old['Id'][:12])
             job.failure['msg'] += '; rolled back to the previous container %s' % old['Id'][:12]
+        except EngineError as exc:
+            job.failure['msg'] += ('; the rollback failed too (%s): the previous container is kept, and the next run '
+                                   'restores it' % exc)
+
+    def _quietly(self, call, *args):
+        """Clean-up after a failure: one more error must not hide the first one."""
+        try:
+            call(*args)
+            return True
+        except EngineError:
+            return False
 
     def _failure(self, container_id, state, what):
         state = state or {}
@@ -333,12 +471,14 @@ class Converger(object):
 
 class _Networks(object):
     """The networks the new containers need, each created once, by the first job that needs it:
-    creating networks overlaps with other services' containers instead of preceding them all."""
+    creating networks overlaps with other services' containers instead of preceding them all.
+    `created` lists those this run made (removed again, if unused, when the run fails)."""
 
     def __init__(self, engine, names):
         self.engine = engine
         self.locks = dict((name, threading.Lock()) for name in engine.missing_networks(names))
         self.errors = {}
+        self.created = []
 
     def ready(self, names):
         for name in names:
@@ -350,6 +490,7 @@ class _Networks(object):
                     try:
                         self.engine.create_network(name)
                         self.errors[name] = None
+                        self.created.append(name)
                     except EngineError as exc:
                         self.errors[name] = exc
             if self.errors[name] is not None:
@@ -365,9 +506,28 @@ class _Job(object):
         self.was_running = bool(old and (old.get('State') or {}).get('Running'))
         self.steps = []
         self.new_id = None
+        self.set_aside = False
         self.watch = None
         self.state = None
         self.failure = None
+
+
+def serving(inspect):
+    """A container that is up: running, not in a restart loop, not unhealthy."""
+    state = inspect.get('State') or {}
+    return bool(state.get('Running')) and not state.get('Restarting') and (state.get('Health') or {}).get('Status') != 'unhealthy'
+
+
+def pause_point(phase, service):
+    """Test-only: with CONTAINMENT_TEST_PAUSE naming `phase`, write CONTAINMENT_TEST_PAUSE_DIR/<phase>.<service>
+    (holding this process's pid) and block until killed, so a fault test can kill a run at a known step."""
+    phases = os.environ.get('CONTAINMENT_TEST_PAUSE')
+    if not phases or phase not in phases.split(','):
+        return
+    folder = os.environ.get('CONTAINMENT_TEST_PAUSE_DIR') or tempfile.gettempdir()
+    with open(os.path.join(folder, '%s.%s' % (phase, service)), 'w') as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(3600)
 
 
 def judge_start(state, elapsed, grace_period, healthy_timeout):

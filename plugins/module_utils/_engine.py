@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,8 @@ try:
     from docker.errors import APIError, DockerException, NotFound
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
+    import requests as _requests
+    _CONNECTION_ERRORS = (_requests.exceptions.RequestException,)
 except ImportError:  # pragma: no cover - exercised by the missing_required_lib path
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
@@ -31,6 +34,9 @@ except ImportError:  # pragma: no cover - exercised by the missing_required_lib 
 
     class NotFound(APIError):
         pass
+
+    _requests = None
+    _CONNECTION_ERRORS = ()
 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 
@@ -47,36 +53,61 @@ CONNECTION_OPTIONS = dict(
 
 
 class EngineError(Exception):
-    pass
+    """What the engine said, in words: the step and the engine's own explanation, never a raw URL.
+    `status` is the HTTP status of the engine's answer, when there was one."""
+
+    def __init__(self, message, status=None):
+        super(EngineError, self).__init__(message)
+        self.status = status
+
+
+_RAISE = object()
+
+
+LOCK_NAME = 'containment-lock'
+LOCK_IMAGE = 'containment-lock:1'
 
 
 class Engine(object):
-    """One Docker engine. Methods return Engine API dicts; missing objects are None."""
+    """One Docker engine. Methods return Engine API dicts; missing objects are None. Every failure
+    of the engine, or of the connection to it, is an EngineError naming the step."""
 
     def __init__(self, docker_host=None, timeout=60):
+        self.url = docker_host or os.environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST
         try:
-            self.api = docker.APIClient(base_url=docker_host or os.environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST,
-                                        version='auto', timeout=timeout, max_pool_size=16)
+            self.api = docker.APIClient(base_url=self.url, version='auto', timeout=timeout, max_pool_size=16)
         except DockerException as exc:
-            raise EngineError('cannot reach the Docker engine at %s: %s' % (docker_host, exc))
+            raise EngineError('cannot reach the Docker engine at %s: %s' % (self.url, explain(exc)))
+        except _CONNECTION_ERRORS as exc:
+            raise EngineError('cannot reach the Docker engine at %s: %s' % (self.url, explain(exc)))
         self._info = None
         self._images = {}
+
+    def _call(self, step, method, *args, **kwargs):
+        """self.api.<method>(...), with any failure turned into EngineError('<step>: <what the engine said>').
+        With missing=VALUE, a 404 of the engine returns VALUE instead."""
+        missing = kwargs.pop('missing', _RAISE)
+        try:
+            return getattr(self.api, method)(*args, **kwargs)
+        except NotFound as exc:
+            if missing is not _RAISE:
+                return missing
+            raise EngineError('%s: %s' % (step, explain(exc)), 404)
+        except (DockerException,) + _CONNECTION_ERRORS as exc:
+            raise EngineError('%s: %s' % (step, explain(exc)), getattr(exc, 'status_code', None))
 
     # ------------------------------------------------------------ reading
 
     def info(self):
         if self._info is None:
-            self._info = self.api.info()
+            self._info = self._call('cannot read the engine information', 'info')
         return self._info
 
     def host_cpus(self):
         return int(self.info().get('NCPU') or 0) or None
 
     def inspect_container(self, name_or_id):
-        try:
-            return self.api.inspect_container(name_or_id)
-        except NotFound:
-            return None
+        return self._call('cannot inspect container %s' % name_or_id, 'inspect_container', name_or_id, missing=None)
 
     def managed_containers(self, service=None):
         """inspect data of every container the collection manages (running or not)."""
@@ -86,9 +117,9 @@ class Engine(object):
         return self.list_containers(filters={'label': labels})
 
     def list_containers(self, filters=None):
-        ids = [summary['Id'] for summary in self.api.containers(all=True, filters=filters or {})]
+        summaries = self._call('cannot list containers', 'containers', all=True, filters=filters or {})
         # None: removed between the list and the inspect
-        return [inspect for inspect in self.inspect_containers(ids) if inspect is not None]
+        return [inspect for inspect in self.inspect_containers([s['Id'] for s in summaries]) if inspect is not None]
 
     def inspect_containers(self, refs):
         """The inspect of each name or id in refs (None where there is none), a few at a time."""
@@ -97,13 +128,10 @@ class Engine(object):
     def container_names(self):
         """[(name, id, labels)] of every container, running or not, from one listing."""
         return [(_primary_name(summary.get('Names')), summary['Id'], summary.get('Labels') or {})
-                for summary in self.api.containers(all=True)]
+                for summary in self._call('cannot list containers', 'containers', all=True)]
 
     def inspect_image(self, ref):
-        try:
-            return self.api.inspect_image(ref)
-        except NotFound:
-            return None
+        return self._call('cannot inspect image %s' % ref, 'inspect_image', ref, missing=None)
 
     def resolve_image(self, ref, pull='missing'):
         """(image inspect, pulled) for ref. Cached per run: many services share an image."""
@@ -114,10 +142,7 @@ class Engine(object):
         image = None if pull == 'always' else self.inspect_image(ref)
         if image is None and pull != 'never':
             repo, tag = _split_ref(ref)
-            try:
-                self.api.pull(repo, tag=tag)
-            except APIError as exc:
-                raise EngineError('cannot pull image %s: %s' % (ref, _explain(exc)))
+            self._call('cannot pull image %s' % ref, 'pull', repo, tag=tag)
             pulled = True
             image = self.inspect_image(ref)
         if image is None:
@@ -127,8 +152,8 @@ class Engine(object):
 
     def logs_tail(self, container_id, lines=20):
         try:
-            data = self.api.logs(container_id, tail=lines, stdout=True, stderr=True)
-        except APIError:
+            data = self._call('cannot read logs', 'logs', container_id, tail=lines, stdout=True, stderr=True)
+        except EngineError:
             return []
         return data.decode('utf-8', 'replace').splitlines()[-lines:]
 
@@ -139,61 +164,81 @@ class Engine(object):
         if not names:
             return []
         # the listing's name filter also matches parts of names: compare whole names
-        existing = set(net['Name'] for net in self.api.networks(names=list(names)))
+        existing = set(net['Name'] for net in self._call('cannot list networks', 'networks', names=list(names)))
         return [name for name in names if name not in existing]
 
     def create_network(self, name):
         """A user-defined bridge network, labelled as managed."""
-        try:
-            self.api.create_network(name, driver='bridge', check_duplicate=True, labels={policy.LABEL_MANAGED: 'true'})
-        except APIError as exc:
-            raise EngineError('the engine could not create network %s: %s' % (name, _explain(exc)))
+        self._call('the engine could not create network %s' % name, 'create_network', name, driver='bridge',
+                   check_duplicate=True, labels={policy.LABEL_MANAGED: 'true'})
 
     def remove_network_if_unused(self, name):
-        for net in self.api.networks(names=[name]):
+        for net in self._call('cannot list networks', 'networks', names=[name]):
             if net['Name'] != name or (net.get('Labels') or {}).get(policy.LABEL_MANAGED) != 'true':
                 continue
-            detail = self.api.inspect_network(net['Id'])
+            detail = self._call('cannot inspect network %s' % name, 'inspect_network', net['Id'])
             if not detail.get('Containers'):
-                self.api.remove_network(net['Id'])
+                self._call('the engine could not remove network %s' % name, 'remove_network', net['Id'])
                 return True
         return False
 
-    def create(self, desired):
-        """Create the container `desired` (inspect shape) describes; returns its id."""
-        name = desired['Name'].lstrip('/')
+    def create(self, desired, name=None):
+        """Create the container `desired` (inspect shape) describes, named `name` (default: its own
+        name); returns its id. The network aliases are the service's name whatever the container's."""
+        alias = desired['Name'].lstrip('/')
+        name = name or alias
         body = dict((k, v) for k, v in desired['Config'].items() if v is not None)
         body['HostConfig'] = desired['HostConfig']
         networks = sorted(desired['NetworkSettings']['Networks'])
         first = desired['HostConfig'].get('NetworkMode')
         if first in networks:
-            body['NetworkingConfig'] = {'EndpointsConfig': {first: {'Aliases': [name]}}}
+            body['NetworkingConfig'] = {'EndpointsConfig': {first: {'Aliases': [alias]}}}
+        step = 'the engine refused to create %s' % name
+        container_id = self._call(step, 'create_container_from_config', body, name=name)['Id']
         try:
-            container_id = self.api.create_container_from_config(body, name=name)['Id']
             for net in networks:
                 if net != first:
-                    self.api.connect_container_to_network(container_id, net, aliases=[name])
-        except APIError as exc:
-            raise EngineError('the engine refused to create %s: %s' % (name, _explain(exc)))
+                    self._call(step, 'connect_container_to_network', container_id, net, aliases=[alias])
+        except EngineError:
+            self.remove(container_id)
+            raise
         return container_id
 
     def start(self, container_id):
-        try:
-            self.api.start(container_id)
-        except APIError as exc:
-            raise EngineError('the engine could not start %s: %s' % (container_id[:12], _explain(exc)))
+        self._call('the engine could not start %s' % container_id[:12], 'start', container_id)
 
     def stop(self, container_id, timeout=10):
-        self.api.stop(container_id, timeout=timeout)
+        self._call('the engine could not stop %s' % container_id[:12], 'stop', container_id, timeout=timeout)
 
     def remove(self, container_id):
-        try:
-            self.api.remove_container(container_id, force=True)
-        except NotFound:
-            pass
+        self._call('the engine could not remove %s' % container_id[:12], 'remove_container', container_id, force=True,
+                   missing=None)
 
     def rename(self, container_id, name):
-        self.api.rename(container_id, name)
+        self._call('the engine could not rename %s to %s' % (container_id[:12], name), 'rename', container_id, name)
+
+    # ------------------------------------------------------------ the host lock (see _lock.py)
+
+    def create_lock(self, labels):
+        """Create the lock container; its name is the lock (names are unique on an engine, and
+        reserved atomically). Returns its id, or None when another run holds the lock."""
+        if self.inspect_image(LOCK_IMAGE) is None:
+            # an image with nothing in it: the lock container is created, never started
+            empty_tar = b'\0' * 10240
+            self._call('cannot create the lock image %s' % LOCK_IMAGE, 'import_image_from_data', empty_tar,
+                       repository=LOCK_IMAGE.split(':')[0], tag=LOCK_IMAGE.split(':')[1])
+        body = {'Image': LOCK_IMAGE, 'Cmd': ['containment-lock'], 'Labels': labels,
+                'HostConfig': {'NetworkMode': 'none'}}
+        try:
+            return self._call('cannot take the host lock', 'create_container_from_config', body, name=LOCK_NAME)['Id']
+        except EngineError as exc:
+            if exc.status == 409:  # the name is taken: another run holds the lock
+                return None
+            raise
+
+    def lock_holder(self):
+        """The lock container's inspect, or None when nobody holds the lock."""
+        return self.inspect_container(LOCK_NAME)
 
 
 def parallel(call, items):
@@ -222,5 +267,18 @@ def _split_ref(ref):
     return ref, 'latest'
 
 
-def _explain(exc):
-    return getattr(exc, 'explanation', None) or str(exc)
+_URL = re.compile(r'\s*(for url:\s*)?\(?(http\+docker|https?|unix|http\+unix)://\S+')
+
+
+def explain(exc):
+    """What went wrong, in the engine's words where it gave any; no request URLs or library names."""
+    if isinstance(exc, APIError) and getattr(exc, 'explanation', None):
+        text = exc.explanation
+        if isinstance(text, bytes):
+            text = text.decode('utf-8', 'replace')
+        return str(text).strip()
+    if _requests and isinstance(exc, _requests.exceptions.Timeout):
+        return 'the engine did not answer in time'
+    if _requests and isinstance(exc, _requests.exceptions.ConnectionError):
+        return 'the connection to the engine failed (%s)' % _URL.sub('', str(exc.args[0] if exc.args else exc)).strip(' :')
+    return _URL.sub('', str(exc)).strip() or type(exc).__name__

@@ -18,6 +18,12 @@ from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._converge import Converger, load_specs
 
 
+# Options of the modules that change an engine (doc fragment containment.docker.docker.converge).
+CONVERGE_OPTIONS = dict(
+    lock_timeout=dict(type='int', default=300),
+)
+
+
 def argument_spec(*tables):
     spec = {}
     for table in tables:
@@ -53,15 +59,21 @@ def converge(module, raws, prune=False, check_unique_uid=False):
     except _spec.SpecError as exc:
         module.fail_json(msg='refused by the containment policy, nothing was changed:\n%s' % exc,
                          problems=exc.problems)
+    if module.params['lock_timeout'] < 0:
+        module.fail_json(msg="lock_timeout is %d. Fix: give the seconds to wait for another run's host lock, 0 or more."
+                             % module.params['lock_timeout'])
     engine = connect(module)
-    converger = Converger(engine, check_mode=module.check_mode)
+    converger = Converger(engine, check_mode=module.check_mode, lock_timeout=module.params['lock_timeout'])
     try:
-        return converger.run(raws, prune=prune, check_unique_uid=check_unique_uid)
+        results = converger.run(raws, prune=prune, check_unique_uid=check_unique_uid)
     except _spec.SpecError as exc:
         module.fail_json(msg='refused by the containment policy, nothing was changed:\n%s' % exc,
                          problems=exc.problems)
-    except (_engine.EngineError, _engine.DockerException) as exc:
+    except _engine.EngineError as exc:
         module.fail_json(msg=str(exc))
+    for line in converger.lock_broken:
+        module.warn(line)
+    return results
 
 
 def new_module(argument_spec, **kwargs):

@@ -33,6 +33,7 @@ LABEL_PREFIX = 'containment.'
 LABEL_MANAGED = 'containment.managed'
 LABEL_SERVICE = 'containment.service'
 LABEL_SPEC_HASH = 'containment.spec-hash'
+LABEL_LOCK = 'containment.lock'  # the host lock container (_lock.py): bookkeeping, never audited
 LABEL_POLICY = 'containment.policy'
 LABEL_EXCEPTION = 'containment.exception.'
 LABEL_RW_BINDS = 'containment.rw-binds'

@@ -25,16 +25,22 @@ description:
     fields and an audit of the live container, so a change made behind the collection's back
     (for example C(docker update --memory 1g), or an extra capability) is detected and undone.
     An image tag that now points to another image ID recreates the container."
-  - "Replacing is safe: the old container is stopped and kept aside, the new one must keep running
-    (and become healthy if it has a healthcheck) for O(grace_period) seconds; otherwise it is removed,
-    the old one is put back and started again, and the task fails with the new container's exit code
-    and last log lines."
+  - "Replacing is safe: the new container is created first as C(NAME__next) beside the old one; then the old
+    one is stopped and kept aside as C(NAME__previous), and the new one must keep running (and become healthy
+    if it has a healthcheck) for O(grace_period) seconds before it is renamed to C(NAME) and the old one
+    removed. Otherwise it is removed, the old one is put back and started again, and the task fails with the
+    new container's exit code and last log lines."
+  - "A run may be killed at any step (a cancelled CI job): the names record how far it got, C(NAME) being
+    always the container last proven good. The next run resumes from the engine's state alone: an unproven
+    C(NAME__next) is removed, a C(NAME__previous) is put back unless its successor was proven, and each such
+    step is reported as a change in RV(actions)."
   - Unless O(networks) or O(network_mode) is given, the container gets a user-defined bridge network of
     its own named C(containment_<name>), created when missing.
 author:
   - containment.docker maintainers (@containment)
 extends_documentation_fragment:
   - containment.docker.docker
+  - containment.docker.docker.converge
 attributes:
   check_mode:
     description: Plans only; reports what would be created, recreated (and why), started, stopped or removed.
@@ -289,11 +295,13 @@ reasons:
   elements: str
   sample: ["memory differs: live '1g', wanted '64m'"]
 actions:
-  description: The steps taken against the engine, in order.
+  description:
+    - The steps taken against the engine, in order, beginning with those that resumed what an interrupted run left.
   returned: always
   type: list
   elements: str
-  sample: ["stopped old container 4f0c2b1a9e3d", "created 9a8b7c6d5e4f", "started 9a8b7c6d5e4f", "removed old container 4f0c2b1a9e3d"]
+  sample: ["created 9a8b7c6d5e4f as web__next", "stopped old container 4f0c2b1a9e3d", "renamed old container 4f0c2b1a9e3d to web__previous",
+           "started 9a8b7c6d5e4f", "renamed 9a8b7c6d5e4f to web", "removed old container 4f0c2b1a9e3d"]
 findings:
   description: The policy controls evaluated on the container (the planned one in check mode).
   returned: always
@@ -318,7 +326,7 @@ from ansible_collections.containment.docker.plugins.module_utils._spec import OP
 
 
 def main():
-    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS))
+    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS))
     raw = dict((k, v) for k, v in module.params.items() if k in SERVICE_OPTIONS or k in OPERATION_OPTIONS)
     results, _pruned = _module.converge(module, [raw])
     result = results[0]

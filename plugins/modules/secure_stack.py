@@ -26,6 +26,7 @@ author:
   - containment.docker maintainers (@containment)
 extends_documentation_fragment:
   - containment.docker.docker
+  - containment.docker.docker.converge
 attributes:
   check_mode:
     description: Plans only; reports per service what would be created, recreated (and why), started, stopped or removed.
@@ -125,7 +126,7 @@ def main():
     module = _module.new_module(_module.argument_spec(dict(
         services=dict(type='list', elements='dict', required=True),
         prune=dict(type='bool', default=True),
-    )))
+    ), _module.CONVERGE_OPTIONS))
     results, pruned = _module.converge(module, module.params['services'], prune=module.params['prune'],
                                        check_unique_uid=True)
     summary = dict((action, 0) for action in ('create', 'recreate', 'start', 'stop', 'remove', 'none'))
@@ -144,6 +145,7 @@ def main():
             if diff['before'] or diff['after']:
                 before[entry['name']], after[entry['name']] = diff['before'], diff['after']
         output['diff'] = dict(before=before, after=after)
+    failed += [p for p in pruned if p.get('failed')]
     if failed:
         module.fail_json(msg='; '.join(r['msg'] for r in failed), **output)
     module.exit_json(**output)
