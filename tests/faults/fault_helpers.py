@@ -225,7 +225,12 @@ class Run(object):
     def kill(self, extra_pids=()):
         """kill -9 of the whole Ansible process tree, module process included; waits until all are gone."""
         pause_pids = [int(p.read_text()) for p in self.pause_dir.iterdir() if p.read_text().strip().isdigit()]
-        return kill_tree(self.proc, list(extra_pids) + pause_pids)
+        began = time.monotonic()
+        pids = kill_tree(self.proc, list(extra_pids) + pause_pids)
+        with open(self.log, "a") as out:
+            out.write("\n(killed %s after %.1f s; all gone %.1f s after the kill)\n" % (
+                sorted(pids), began - self.began, time.monotonic() - began))
+        return pids
 
     def wait(self, timeout=RUN_WAIT):
         """The task's registered result (it may have failed: ignore_errors), once the playbook ended."""
@@ -236,6 +241,8 @@ class Run(object):
             raise AssertionError("the run did not end within %d s:\n%s" % (timeout, self.output()))
         if self.proc.returncode != 0 or not self.results.exists():
             raise AssertionError("ansible-playbook failed (%d):\n%s" % (self.proc.returncode, self.output()))
+        with open(self.log, "a") as out:
+            out.write("\n(%.1f s)\n" % (time.monotonic() - self.began))
         result = json.loads(self.results.read_text(encoding="utf-8"))
         result["_output"] = self.output()
         return result
@@ -310,10 +317,11 @@ def new_prefix(tag):
 
 def service(name, version, uid, crash=False, images=None, **options):
     """Module options of a small busybox service at `version` (the env VERSION and, for 2, the image
-    busybox:2, whose /VERSION says 2). A crashing one exits 3 after a moment."""
+    busybox:2, whose /VERSION says 2). A crashing one exits 3 after a moment. No network (these tests
+    are about containers; a network per service would only slow every run down), unless options say."""
     image = images["CONTAINMENT_IMAGE_BUSYBOX_2" if version == 2 else "CONTAINMENT_IMAGE_BUSYBOX_1"]
     args = dict(name=name, image=image, user="%d:%d" % (uid, uid), memory="16m", cpus=0.25, env={"VERSION": str(version)},
-                grace_period=1, stop_timeout=1, pids_limit=32)
+                grace_period=1, stop_timeout=1, pids_limit=32, network_mode="none")
     if crash:
         args["command"] = ["sh", "-c", "echo crashing; sleep 0.3; exit 3"]
     args.update(options)
@@ -325,8 +333,8 @@ def serving_version(host, name):
     state = (host.inspect(name) or {}).get("State") or {}
     if not state.get("Running") or state.get("Restarting"):
         return None
-    env = host.docker("exec", name, "printenv", "VERSION", check=False).stdout.strip()
-    image = host.docker("exec", name, "cat", "/VERSION", check=False).stdout.strip()
+    env = host.docker("exec", name, "sh", "-c", 'echo "$VERSION"').stdout.strip()
+    image = host.docker("exec", name, "cat", "/VERSION").stdout.strip()
     return (env, image)
 
 
