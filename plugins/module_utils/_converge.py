@@ -23,11 +23,7 @@ from ansible_collections.containment.docker.plugins.module_utils import _policy 
 from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
 
-# The names a replace moves containers through (see Converger): NAME__next is a new container not
-# yet proven, NAME__previous the old one set aside until its successor is proven.
-NEXT_SUFFIX = '__next'
-PREVIOUS_SUFFIX = '__previous'
-LEFTOVER_SUFFIXES = (NEXT_SUFFIX, PREVIOUS_SUFFIX)
+NEXT_SUFFIX, PREVIOUS_SUFFIX, LEFTOVER_SUFFIXES = _spec.NEXT_SUFFIX, _spec.PREVIOUS_SUFFIX, _spec.RESERVED_SUFFIXES
 
 
 def _failed_controls(findings):
@@ -63,11 +59,7 @@ def load_specs(raws, host_cpus=None, check_unique_uid=False):
 
 
 def _operations(raw):
-    ops = {}
-    for key, option in _spec.OPERATION_OPTIONS.items():
-        value = raw.get(key)
-        ops[key] = option.get('default') if value is None else value
-    return ops
+    return _spec.operations(raw)  # checked by normalize_spec already: state, pull, grace_period, healthy_timeout
 
 
 def container_view(inspect):
@@ -158,14 +150,15 @@ class Converger(object):
         self.lock_timeout = lock_timeout
         self.lock_broken = []  # report lines: stale host locks this run removed
 
-    def live_containers(self, names, managed_only_listing):
-        """{name: inspect} for the given service names and their leftovers and, with the listing,
-        every managed container. One listing, then the inspects a few at a time: on a host with
-        nothing to change, these are nearly all the engine calls of a run."""
+    def live_containers(self, names, listing, prune=False):
+        """{name: inspect} for the given service names and their leftovers and, to prune, every managed
+        container. With the listing: one listing, then only the containers that exist are inspected, a few
+        at a time (on a host with nothing to change, these are nearly all the engine calls of a run);
+        without it (one service), its three names are inspected."""
         wanted = set(names) | set(name + suffix for name in names for suffix in LEFTOVER_SUFFIXES)
-        if managed_only_listing:
+        if listing or prune:
             refs = [cid for name, cid, labels in self.engine.container_names()
-                    if name in wanted or labels.get(policy.LABEL_MANAGED) == 'true']
+                    if name in wanted or (prune and labels.get(policy.LABEL_MANAGED) == 'true')]
         else:
             refs = sorted(wanted)
         live = {}
@@ -185,17 +178,15 @@ class Converger(object):
 
     def _run_locked(self, specs, ctx, prune):
         names = [spec['name'] for spec, _ops in specs]
-        live = self.live_containers(names, managed_only_listing=prune or len(specs) > 1)
+        live = self.live_containers(names, listing=len(specs) > 1, prune=prune)
         recovered = dict((name, self.recover(name, live)) for name in names)
 
         results, plans = [], []
         for spec, ops in specs:
             image = None
             if ops['state'] != 'absent':
-                if self.check_mode:  # plan on the local image; a missing one shows as 'would be pulled'
-                    image = self.engine.inspect_image(spec['image'])
-                else:
-                    image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'])
+                # check mode plans on the local image; a missing one shows as 'would be pulled'
+                image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'], plan_only=self.check_mode)
             plan = plan_service(spec, ops, live.get(spec['name']), image, ctx)
             plans.append((spec, ops, plan))
 

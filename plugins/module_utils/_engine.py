@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,7 +65,7 @@ class EngineError(Exception):
 _RAISE = object()
 
 
-LOCK_NAME = 'containment-lock'
+LOCK_NAME = policy.LOCK_CONTAINER
 LOCK_IMAGE = 'containment-lock:1'
 
 
@@ -82,11 +83,15 @@ class Engine(object):
             raise EngineError('cannot reach the Docker engine at %s: %s' % (self.url, explain(exc)))
         self._info = None
         self._images = {}
+        self.calls = {}  # API calls made, per SDK method (the cost model of a run; reported by secure_stack)
+        self._calls_lock = threading.Lock()
 
     def _call(self, step, method, *args, **kwargs):
         """self.api.<method>(...), with any failure turned into EngineError('<step>: <what the engine said>').
         With missing=VALUE, a 404 of the engine returns VALUE instead."""
         missing = kwargs.pop('missing', _RAISE)
+        with self._calls_lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
         try:
             return getattr(self.api, method)(*args, **kwargs)
         except NotFound as exc:
@@ -133,10 +138,14 @@ class Engine(object):
     def inspect_image(self, ref):
         return self._call('cannot inspect image %s' % ref, 'inspect_image', ref, missing=None)
 
-    def resolve_image(self, ref, pull='missing'):
-        """(image inspect, pulled) for ref. Cached per run: many services share an image."""
-        key = (ref, pull)
+    def resolve_image(self, ref, pull='missing', plan_only=False):
+        """(image inspect, pulled) for ref. Cached per run: many services share an image. With plan_only
+        (check mode) nothing is pulled, and a missing image is (None, False)."""
+        key = (ref, 'plan' if plan_only else pull)
         if key in self._images:
+            return self._images[key], False
+        if plan_only:
+            self._images[key] = self.inspect_image(ref)
             return self._images[key], False
         pulled = False
         image = None if pull == 'always' else self.inspect_image(ref)

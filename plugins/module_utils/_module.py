@@ -50,7 +50,8 @@ def connect(module):
 
 
 def converge(module, raws, prune=False, check_unique_uid=False):
-    """Run the converger; returns (results, pruned) or ends the module with a clear error.
+    """Run the converger; returns (results, pruned, engine calls per SDK method) or ends the module with
+    a clear error.
 
     Specs are loaded once without the engine first, so bad input is refused even when the
     engine cannot be reached, and nothing on any host changes."""
@@ -73,7 +74,7 @@ def converge(module, raws, prune=False, check_unique_uid=False):
         module.fail_json(msg=str(exc))
     for line in converger.lock_broken:
         module.warn(line)
-    return results
+    return results + (dict(engine.calls, total=sum(engine.calls.values())),)
 
 
 def new_module(argument_spec, **kwargs):

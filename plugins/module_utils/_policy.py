@@ -34,6 +34,7 @@ LABEL_MANAGED = 'containment.managed'
 LABEL_SERVICE = 'containment.service'
 LABEL_SPEC_HASH = 'containment.spec-hash'
 LABEL_LOCK = 'containment.lock'  # the host lock container (_lock.py): bookkeeping, never audited
+LOCK_CONTAINER = 'containment-lock'  # its name
 LABEL_POLICY = 'containment.policy'
 LABEL_EXCEPTION = 'containment.exception.'
 LABEL_RW_BINDS = 'containment.rw-binds'

@@ -152,7 +152,7 @@ options:
     default: []
   security_opts:
     description:
-      - Extra security options, such as a custom C(seccomp=/path/profile.json). C(no-new-privileges) is always set.
+      - Extra security options as C(KEY=VALUE), such as C(apparmor=PROFILE) or a custom seccomp profile given as its JSON itself in C(seccomp=...) (the engine does not read a file name). C(no-new-privileges) is always set.
       - Unconfined profiles break C(security_profiles); C(no-new-privileges:false) is refused.
     type: list
     elements: str
@@ -314,6 +314,14 @@ failure:
   returned: on failure of a new container
   type: dict
   sample: {exit_code: 3, status: exited, health: null, logs: ["config file missing"], health_log: []}
+engine_calls:
+  description:
+    - The Docker Engine API calls the run made, per call of the Docker SDK, and their C(total); for sizing and
+      debugging. The API version negotiation of the connection is not counted.
+  returned: when the engine was reached
+  type: dict
+  sample: {total: 7, info: 1, containers: 1, inspect_container: 1, inspect_image: 2, create_container_from_config: 1,
+           remove_container: 1}
 problems:
   description: When the spec is refused, one entry per breach with service, field, rule, message and fix.
   returned: on refusal
@@ -328,10 +336,11 @@ from ansible_collections.containment.docker.plugins.module_utils._spec import OP
 def main():
     module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS))
     raw = dict((k, v) for k, v in module.params.items() if k in SERVICE_OPTIONS or k in OPERATION_OPTIONS)
-    results, _pruned = _module.converge(module, [raw])
+    results, _pruned, engine_calls = _module.converge(module, [raw])
     result = results[0]
     output = dict(changed=result['changed'], container=result['container'], action=result['action'],
-                  reasons=result['reasons'], actions=result.get('steps', []), findings=result['findings'])
+                  reasons=result['reasons'], actions=result.get('steps', []), findings=result['findings'],
+                  engine_calls=engine_calls)
     if module._diff:
         output['diff'] = result['diff']
     if result.get('failed'):
