@@ -1,6 +1,6 @@
 # containment.docker - development and CI entry points. See docs/development.md.
 #
-#   make test     venv + engine + images + unit + integration + molecule + lint (what .ci/run runs)
+#   make test     venv + engine + images + unit + integration + faults + molecule + lint (what .ci/run runs)
 #   make lint     ansible-lint and ansible-test sanity (sanity builds its venvs from PyPI on first run)
 #   make demo     scripts/demo
 #
@@ -37,7 +37,7 @@ endif
 # exist; pip warns once per package. Keep real errors, drop that noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help venv engine images unit integration molecule lint ansible-lint sanity test demo \
+.PHONY: help venv engine images unit integration faults molecule lint ansible-lint sanity test demo \
         fleet-up fleet-down fleet-status fleet-check collection-path clean distclean
 
 help:
@@ -46,8 +46,9 @@ help:
 	@echo "make images       build the local test/demo images (scripts/build-images)"
 	@echo "make unit         pytest tests/unit (no engine needed)"
 	@echo "make integration  pytest tests/integration (engine + images)"
+	@echo "make faults       pytest tests/faults: kills, concurrent runs, engine errors and restarts on a fleet host of its own (root)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
-	@echo "make test         venv engine images unit integration molecule lint  (= .ci/run)"
+	@echo "make test         venv engine images unit integration faults molecule lint  (= .ci/run)"
 	@echo "make lint         ansible-lint + ansible-test sanity"
 	@echo "make demo         scripts/demo"
 	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
@@ -83,6 +84,11 @@ integration: venv engine images
 	@echo ">>> integration tests"
 	@scripts/run-pytest tests/integration
 
+# the fault-injection suite brings up its own fleet host (tests/faults/conftest.py: prefix cdflt, 10.243)
+faults: venv engine images
+	@echo ">>> fault-injection tests"
+	@scripts/run-pytest tests/faults
+
 molecule: venv engine images
 	@if compgen -G 'molecule/*/molecule.yml' >/dev/null; then \
 		echo ">>> molecule test --all"; \
@@ -91,7 +97,7 @@ molecule: venv engine images
 		echo "================ SKIPPED: no molecule scenarios (molecule/*/molecule.yml) yet ================"; \
 	fi
 
-test: venv engine images unit integration molecule lint
+test: venv engine images unit integration faults molecule lint
 
 # --- lint -------------------------------------------------------------------------
 
