@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.containment.docker.plugins.module_utils import _lock
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
+from ansible_collections.containment.docker.plugins.module_utils import _secrets
 from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
 
@@ -84,6 +85,7 @@ def plan_service(spec, ops, live, image, ctx):
     # carries a containment.* label (ours carry containment.build-hash) looks like drift forever.
     image_labels = ((image or {}).get('Config') or {}).get('Labels') or {}
     desired['Config']['Labels'] = dict(image_labels, **desired['Config']['Labels'])
+    _spec.settle_secret_digests(spec, desired['Config']['Labels'], live)
     ctx = dict(ctx, image_labels=image_labels)  # an image cannot grant its containers exceptions
     if live is None:
         return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired, 'ctx': ctx}
@@ -96,12 +98,19 @@ def plan_service(spec, ops, live, image, ctx):
         if field == 'image_id' and image_id is None:
             continue
         if field == 'labels':
+            # secret files by name only: their digest labels never enter a reason
+            changed_secrets = _spec.secret_file_changes(have, want)
+            reasons.extend('secret %s: %s' % (name, _secrets.CHANGED) for name in changed_secrets)
+            ignored = {policy.LABEL_SPEC_HASH} | set(_spec.LABEL_SECRET_FILE + name for name in changed_secrets)
             want_hash = (want or {}).get(policy.LABEL_SPEC_HASH)
             if want_hash and (have or {}).get(policy.LABEL_SPEC_HASH) != want_hash:
                 reasons.append('spec changed (hash label)')
-            elif set(have or {}) - {policy.LABEL_SPEC_HASH} != set(want or {}) - {policy.LABEL_SPEC_HASH} or any(
-                    (have or {}).get(k) != v for k, v in (want or {}).items() if k != policy.LABEL_SPEC_HASH):
+            elif set(have or {}) - ignored != set(want or {}) - ignored or any(
+                    (have or {}).get(k) != v for k, v in (want or {}).items() if k not in ignored):
                 reasons.append('labels differ')
+            continue
+        if field == 'env':  # values of secret names never enter a reason
+            reasons.append('env differs: %s' % _spec.env_change(have, want, _spec.secret_env_names(spec, live)))
             continue
         reasons.append('%s differs: live %s, wanted %s' % (field, _short(have), _short(want)))
     for finding in _failed_controls(policy.evaluate(live, ctx)):

@@ -22,6 +22,7 @@ import re
 import shlex
 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
+from ansible_collections.containment.docker.plugins.module_utils import _secrets as secrets
 
 # The module options that describe a service. The modules' argument specs are built from
 # this table, so the modules, the stack and the role accept exactly the same keys.
@@ -31,6 +32,15 @@ SERVICE_OPTIONS = dict(
     command=dict(type='raw'),
     entrypoint=dict(type='raw'),
     env=dict(type='dict', default={}),
+    # Secret-ness is declared here, once: Ansible masks no_log options, and every text the
+    # collection prints (diff, reasons, messages) hides the values of secret_env and env_file.
+    secret_env=dict(type='dict', default={}, no_log=True),
+    env_file=dict(type='list', elements='str', default=[]),
+    secrets=dict(type='list', elements='dict', options=dict(
+        name=dict(type='str', required=True),
+        source=dict(type='str', required=True),
+        target=dict(type='str'),
+    ), default=[]),
     user=dict(type='str', required=True),
     memory=dict(type='str', required=True),
     memory_swap=dict(type='str'),
@@ -98,6 +108,7 @@ _NAME = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_.-]+', re.ASCII)
 _NETWORK_NAME = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_.-]*', re.ASCII)
 _ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*', re.ASCII)
 _USER_IDS = re.compile(r'([0-9]+)(?::([0-9]+))?', re.ASCII)
+_UID_GID = re.compile(r'([0-9]+):([0-9]+)', re.ASCII)
 # CONTAINER_PORT, HOST_PORT:CONTAINER_PORT or HOST_IP:[HOST_PORT]:CONTAINER_PORT, as the docker CLI reads them.
 _PORT = re.compile(r'(?:(?:(?:(?:\[(?P<ip6>[0-9a-fA-F:.]*)\]|(?P<ip>(?:[0-9]{1,3}\.){3}[0-9]{1,3})?):(?P<hport>[0-9]*))'
                    r'|(?P<hport_only>[0-9]+)):)?(?P<cport>[0-9]+)(?:/(?P<proto>tcp|udp|sctp))?', re.ASCII)
@@ -128,6 +139,8 @@ _UNITS = {'': 1, 'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3, 't': 1024 ** 4}
 _NS = {'ns': 1, 'us': 1000, 'ms': 10 ** 6, 's': 10 ** 9, 'm': 60 * 10 ** 9, 'h': 3600 * 10 ** 9}
 # secure_stack passes services Ansible did not type-check: a list or dict option must be one.
 _CONTAINER_TYPES = {'list': (list, tuple), 'dict': (dict,)}
+# Options whose values a format error must not repeat (they hold secrets, or may).
+_UNECHOED = ('env', 'secret_env', 'secrets', 'env_file')
 
 
 class SpecError(Exception):
@@ -305,9 +318,12 @@ def normalize_spec(raw, service=None):
     for key, option in SERVICE_OPTIONS.items():
         value = raw.get(key)
         expected = _CONTAINER_TYPES.get(option['type'])
+        if key == 'env_file' and isinstance(value, str):
+            value = [value]
         if value is not None and expected and not isinstance(value, expected):
-            errors.add(key, 'format', '%s must be a %s, not the %s %r' % (
-                key, option['type'], type(value).__name__, value), 'give %s as a %s' % (key, option['type']))
+            given = type(value).__name__ if key in _UNECHOED else '%s %r' % (type(value).__name__, value)
+            errors.add(key, 'format', '%s must be a %s, not the %s' % (key, option['type'], given),
+                       'give %s as a %s' % (key, option['type']))
             value = None
         elif value is not None and option['type'] == 'str' and isinstance(value, (dict, list, tuple)):
             errors.add(key, 'format', '%s must be a string, not the %s %r' % (key, type(value).__name__, value),
@@ -338,17 +354,7 @@ def normalize_spec(raw, service=None):
     spec['command'] = _command(errors, 'command', values['command'])
     spec['entrypoint'] = _command(errors, 'entrypoint', values['entrypoint'])
 
-    spec['env'] = {}
-    for key, value in sorted((values['env'] or {}).items(), key=lambda kv: str(kv[0])):
-        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
-            errors.add('env', 'format', 'environment variable name %r is invalid' % (key,),
-                       'use ASCII letters, digits and _, not starting with a digit')
-        if isinstance(value, (dict, list)) or value is None:
-            errors.add('env', 'format', 'value of %s is %s' % (key, 'null' if value is None else 'a ' + type(value).__name__),
-                       "give a string (write '' for an empty value)")
-        elif '\x00' in str(value):
-            errors.add('env', 'format', 'value of %s holds a NUL character' % key, 'remove the NUL')
-        spec['env'][str(key)] = _label_text(value)
+    spec['env'] = _env_values(errors, 'env', values['env'])
 
     spec['user'] = str(values['user']).strip() if values['user'] is not None else None
     _check_user(errors, spec['user'])
@@ -391,6 +397,7 @@ def normalize_spec(raw, service=None):
     for target in sorted(set(t for t in targets if targets.count(t) > 1 or t in paths)):
         errors.add('volumes', 'format', '%s is mounted twice (by volumes or tmpfs)' % target,
                    'mount one volume or tmpfs per path')
+    _secret_fields(errors, spec, values, set(targets) | set(paths))
 
     spec['network_mode'] = _namespace_mode(errors, 'network_mode', values['network_mode'], ('none', 'bridge', 'host', 'default'))
     spec['pid_mode'] = _namespace_mode(errors, 'pid_mode', values['pid_mode'], ('host',))
@@ -473,6 +480,101 @@ def normalize_spec(raw, service=None):
     if errors.problems:
         raise SpecError(errors.problems)
     return spec
+
+
+def _env_values(errors, field, mapping):
+    """env or secret_env as {name: text}; a problem names the variable, never its value."""
+    result = {}
+    for key, value in sorted((mapping or {}).items(), key=lambda kv: str(kv[0])):
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            errors.add(field, 'format', 'environment variable name %r is invalid' % (key,),
+                       'use ASCII letters, digits and _, not starting with a digit')
+        if isinstance(value, (dict, list)) or value is None:
+            errors.add(field, 'format', 'value of %s is %s' % (key, 'null' if value is None else 'a ' + type(value).__name__),
+                       "give a string (write '' for an empty value)")
+        elif '\x00' in str(value):
+            errors.add(field, 'format', 'value of %s holds a NUL character' % key, 'remove the NUL')
+        result[str(key)] = _label_text(value)
+    return result
+
+
+def _secret_fields(errors, spec, values, mounted):
+    """secret_env, env_file and secrets: the values are read here, on the host the module runs on,
+    and kept in memory only (never in a label, a hash, a diff or a message)."""
+    spec['secret_env'] = _env_values(errors, 'secret_env', values['secret_env'])
+    for key in sorted(set(spec['env']) & set(spec['secret_env'])):
+        errors.add('secret_env', 'format', '%s is set in both env and secret_env' % key, 'set it in one of them')
+
+    # As with `docker run --env-file F -e K=V` and Compose's env_file beside environment:
+    # env and secret_env win over a file, a later file wins over an earlier one.
+    spec['env_file'] = []
+    from_files = {}
+    for path in values['env_file'] or []:
+        path = str(path)
+        spec['env_file'].append(path)
+        if not path.startswith('/'):
+            errors.add('env_file', 'format', 'env file %s is not an absolute path' % path,
+                       'give the absolute path of the file on the managed host')
+            continue
+        parsed, problem = secrets.read_env_file(path)
+        if problem:
+            errors.add('env_file', 'env file', problem,
+                       'write the file on the managed host first (ansible.builtin.copy with no_log) and make it readable by the module')
+            continue
+        for key, value in parsed.items():
+            if not _ENV_NAME.fullmatch(key):
+                errors.add('env_file', 'format', 'env file %s: environment variable name %r is invalid' % (path, key),
+                           'use letters, digits and _')
+            from_files[key] = value
+    for key, value in from_files.items():
+        if key not in spec['env'] and key not in spec['secret_env']:
+            spec['secret_env'][key] = value
+    spec['secret_env'] = dict(sorted(spec['secret_env'].items()))
+
+    spec['secrets'] = []
+    user = _UID_GID.fullmatch(spec['user'] or '')
+    for item in values['secrets'] or []:
+        spec['secrets'].append(_secret_item(errors, item, user))
+    names = [s['name'] for s in spec['secrets']]
+    for name in sorted(set(n for n in names if names.count(n) > 1)):
+        errors.add('secrets', 'format', 'secret %s is listed twice' % name, 'list each secret once')
+    targets = [s['target'] for s in spec['secrets']]
+    for target in sorted(set(t for t in targets if targets.count(t) > 1 or t in mounted)):
+        errors.add('secrets', 'format', '%s is mounted twice (by secrets, volumes or tmpfs)' % target,
+                   'mount one secret, volume or tmpfs per path')
+
+
+def _secret_item(errors, item, user):
+    if not isinstance(item, dict):
+        item = {}
+        errors.add('secrets', 'format', 'a secret must be a mapping', 'give name, source and, if needed, target')
+    for key in sorted(set(item) - set(SERVICE_OPTIONS['secrets']['options'])):
+        errors.add('secrets', 'unknown option', 'secrets have no option %r' % key, 'use name, source and target')
+    name, source = str(item.get('name') or ''), str(item.get('source') or '')
+    if not secrets.SECRET_NAME.fullmatch(name):
+        errors.add('secrets', 'format', 'secret name %r is not a file name' % name,
+                   'use letters, digits, _ . - and start with a letter or digit')
+    target = str(item.get('target') or '%s/%s' % (secrets.DEFAULT_SECRETS_DIR, name))
+    if not target.startswith('/'):
+        errors.add('secrets', 'format', 'secret %s: target %r is not an absolute path' % (name, target),
+                   'give an absolute path, or leave target out for %s/%s' % (secrets.DEFAULT_SECRETS_DIR, name))
+    result = dict(name=name, source=source, target=target.rstrip('/') or '/', sha256=None, content=None)
+    if not source.startswith('/'):
+        errors.add('secrets', 'format', 'secret %s: source %r is not an absolute path' % (name, source),
+                   'give the absolute path of the file on the managed host')
+        return result
+    info, problem = secrets.read_secret_file(source)
+    if problem:
+        errors.add('secrets', 'secret file', 'secret %s: %s' % (name, problem),
+                   'write the file on the managed host first (ansible.builtin.copy with no_log) and run the module as a user '
+                   'that may read it (become)')
+        return result
+    result.update(sha256=info['sha256'], content=info['content'])
+    if user and not secrets.readable_by(int(user.group(1)), int(user.group(2)), info['uid'], info['gid'], info['mode']):
+        errors.add('secrets', 'secret file', 'secret %s: %s (owner %d:%d, mode %04o) is not readable by the container\'s user %s' % (
+            name, source, info['uid'], info['gid'], info['mode'], user.group(0)),
+            "write it with ansible.builtin.copy owner: '%s' group: '%s' mode: '0400'" % (user.group(1), user.group(2)))
+    return result
 
 
 def operations(raw):
@@ -791,13 +893,48 @@ def managed_labels(spec, spec_hash=None):
     for item in spec['tmpfs']:
         if item['exec_reason']:
             labels[policy.LABEL_TMPFS_EXEC + item['path']] = item['exec_reason']
+    if spec['secret_env']:  # names only: what the outputs (and the audit) hide
+        labels[LABEL_SECRET_ENV] = ','.join(sorted(spec['secret_env']))
     return labels
 
 
+# The names of the env variables given as secret_env or env_file; and per secret file, the
+# salted digest of its content (see _secrets.file_digest), set when the service is planned.
+LABEL_SECRET_ENV = policy.LABEL_SECRET_ENV
+LABEL_SECRET_FILE = policy.LABEL_SECRET_FILE
+
+
+def hashable(spec):
+    """The spec without secret values, for the spec hash: secret_env by its names (its values are
+    compared with the live Config.Env), secret files by name, source and target (their contents by the
+    salted digest labels). No value of a secret is hashed where a label reader could guess it back."""
+    view = dict(spec)
+    view['secret_env'] = sorted(spec.get('secret_env') or {})
+    view['secrets'] = [dict((k, v) for k, v in s.items() if k not in ('sha256', 'content')) for s in spec.get('secrets') or []]
+    # unused, these options leave the hash as it was before they existed: no recreate on upgrade
+    for key in ('secret_env', 'env_file', 'secrets'):
+        if not view.get(key):
+            view.pop(key, None)
+    return view
+
+
 def spec_hash(spec, image_id):
-    payload = json.dumps({'spec': spec, 'image_id': image_id, 'policy': policy.POLICY_VERSION},
+    payload = json.dumps({'spec': hashable(spec), 'image_id': image_id, 'policy': policy.POLICY_VERSION},
                          sort_keys=True, separators=(',', ':'))
     return hashlib.sha256(payload.encode('utf-8')).hexdigest()
+
+
+def settle_secret_digests(spec, labels, live):
+    """Add each secret file's digest label to the desired `labels`: the live container's own label
+    when it still matches the file (so an unchanged secret compares equal), else a new salted digest."""
+    live_labels = ((live or {}).get('Config') or {}).get('Labels') or {}
+    for item in spec.get('secrets') or []:
+        if not item.get('sha256'):
+            continue
+        key = LABEL_SECRET_FILE + item['name']
+        have = live_labels.get(key)
+        labels[key] = have if have and secrets.digest_matches(item['sha256'], have) else secrets.file_digest(item['sha256'])
+    return labels
 
 
 def desired_inspect(spec, image_id=None, image_config=None):
@@ -817,7 +954,7 @@ def desired_inspect(spec, image_id=None, image_config=None):
     config = {
         'Image': spec['image'],
         'User': spec['user'],
-        'Env': ['%s=%s' % kv for kv in sorted(spec['env'].items())],
+        'Env': ['%s=%s' % kv for kv in sorted(dict(spec['env'], **spec['secret_env']).items())],
         'Cmd': spec['command'],
         'Entrypoint': spec['entrypoint'],
         'Labels': managed_labels(spec, digest),
@@ -844,7 +981,8 @@ def desired_inspect(spec, image_id=None, image_config=None):
         'CapDrop': ['ALL'],
         'CapAdd': list(spec['cap_add']) or None,
         'Privileged': False,
-        'Binds': ['%s:%s:%s' % (v['source'], v['target'], v['mode']) for v in spec['volumes']],
+        'Binds': ['%s:%s:%s' % (v['source'], v['target'], v['mode']) for v in spec['volumes']] +
+                 ['%s:%s:ro' % (s['source'], s['target']) for s in spec['secrets']],
         'PortBindings': bindings,
         'RestartPolicy': {'Name': spec['restart_policy'],
                           'MaximumRetryCount': spec['restart_retries'] if spec['restart_policy'] == 'on-failure' else 0},
@@ -855,6 +993,9 @@ def desired_inspect(spec, image_id=None, image_config=None):
     }
     mounts = [{'Type': v['type'], 'Source': v['source'], 'Destination': v['target'], 'RW': v['mode'] == 'rw',
                'Propagation': ''} for v in spec['volumes']]
+    # Secret files: read-only binds of one file each, so they pass no_sensitive_mounts as any such bind does.
+    mounts += [{'Type': 'bind', 'Source': s['source'], 'Destination': s['target'], 'RW': False, 'Propagation': ''}
+               for s in spec['secrets']]
     return {
         'Name': '/' + spec['name'],
         'Image': image_id,
@@ -1003,13 +1144,69 @@ def compare(desired, live):
 
 
 def diff_view(spec, desired, live):
-    """Ansible's diff: before/after of the normalised fields that differ (all fields on create/remove)."""
+    """Ansible's diff: before/after of the normalised fields that differ (all fields on create/remove).
+    Secret values show as '(secret)' and '(secret changed)', never as themselves."""
     if live is None and desired is None:
         return {'before': {}, 'after': {}}
     if live is None:
         return {'before': {}, 'after': dict((f, e(desired)) for f, e, _only_if_set in COMPARED_FIELDS)}
     if desired is None:
         return {'before': dict((f, e(live)) for f, e, _only_if_set in COMPARED_FIELDS), 'after': {}}
-    differences = compare(desired, live)
+    differences = masked_differences(spec, desired, live)
     return {'before': dict((k, v[0]) for k, v in differences.items()),
             'after': dict((k, v[1]) for k, v in differences.items())}
+
+
+def secret_env_names(spec, live):
+    """Env names whose values are never shown: the spec's secret_env (and env_file) names, those the
+    live container was given as secrets (its label), and names that look like secrets."""
+    declared = set((spec or {}).get('secret_env') or {})
+    label = (((live or {}).get('Config') or {}).get('Labels') or {}).get(LABEL_SECRET_ENV) or ''
+    declared.update(n for n in label.split(',') if n)
+    names = set(_env_dict(live or {})) | set((spec or {}).get('env') or {}) | declared
+    return secrets.secret_names(names, declared)
+
+
+def _mask_pairs(have, want, hidden):
+    """(have, want) dicts with the values of the `hidden` keys replaced by what may be shown."""
+    have, want = dict(have or {}), dict(want or {})
+    for key in hidden:
+        if key in have and key in want:
+            have[key], want[key] = secrets.HIDDEN, secrets.HIDDEN if have[key] == want[key] else secrets.CHANGED
+        elif key in have:
+            have[key] = secrets.HIDDEN
+        elif key in want:
+            want[key] = secrets.HIDDEN
+    return have, want
+
+
+def masked_differences(spec, desired, live):
+    """compare(), with every secret value (env values, secret file digests) masked."""
+    differences = compare(desired, live)
+    if 'env' in differences:
+        differences['env'] = _mask_pairs(differences['env'][0], differences['env'][1], secret_env_names(spec, live))
+    if 'labels' in differences:
+        have, want = differences['labels']
+        digests = set(k for k in set(have or {}) | set(want or {}) if k.startswith(LABEL_SECRET_FILE))
+        differences['labels'] = _mask_pairs(have, want, digests)
+    return differences
+
+
+def env_change(have, want, hidden):
+    """'NAME: (secret changed), OTHER: live 'a', wanted 'b'' for the env variables that differ."""
+    parts = []
+    for key in sorted(set(have or {}) | set(want or {})):
+        old, new = (have or {}).get(key), (want or {}).get(key)
+        if old == new:
+            continue
+        if key in hidden:
+            parts.append('%s: %s' % (key, secrets.CHANGED if old is not None else secrets.HIDDEN + ' added'))
+        else:
+            parts.append('%s: live %r, wanted %r' % (key, old, new))
+    return ', '.join(parts)
+
+
+def secret_file_changes(have_labels, want_labels):
+    """The names of the secret files whose digest label differs (added, changed or removed)."""
+    keys = set(k for k in set(have_labels or {}) | set(want_labels or {}) if k.startswith(LABEL_SECRET_FILE))
+    return sorted(k[len(LABEL_SECRET_FILE):] for k in keys if (have_labels or {}).get(k) != (want_labels or {}).get(k))

@@ -44,6 +44,10 @@ options:
         (C(name), C(image), C(user), C(memory), C(cpus), C(ports), C(tmpfs), C(volumes), C(env), C(exceptions),
         C(state), C(pull), C(grace_period), ...) with the same defaults, except the connection options.
       - Unknown keys, bad units and policy breaches are refused with the service's name.
+      - C(secret_env), C(env_file) and C(secrets) work as in M(containment.docker.secure_container). The values of
+        C(secret_env), of env files and of C(env) names that look secret are registered with Ansible's output
+        masking as soon as the module reads its arguments, the module arguments shown at C(-vvv) carry them as
+        C((secret)), and no result, diff, reason or message holds them.
     type: list
     elements: dict
     required: true

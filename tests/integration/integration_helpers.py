@@ -79,11 +79,12 @@ class Sandbox(object):
             self.tags.append(tag)
         return tag
 
-    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container"):
+    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container", verbosity=0):
         """Run one playbook with one task per dict of module options in `tasks` (or one dict).
 
         Each task may fail (ignore_errors); its registered result is returned, so a test asserts
-        on failures as on successes. One dict in, one result out; a list in, a list out."""
+        on failures as on successes. One dict in, one result out; a list in, a list out.
+        The output of each run is kept in output-N.txt of the test's tmp_path."""
         single = isinstance(tasks, dict)
         tasks = [tasks] if single else list(tasks)
         self.runs += 1
@@ -100,6 +101,7 @@ class Sandbox(object):
         cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
+        cmd += ["-" + "v" * verbosity] if verbosity else []
         began = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV),
                               timeout=300, check=False)
