@@ -84,16 +84,8 @@ def descendants(root):
     return found
 
 
-def alive(pid):
-    """The pid exists and is not a zombie (an orphan's zombie is reaped late on this machine)."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def gone(pid):
+    """No /proc entry left, zombie included (a killed orphan is reaped ~2 s late on this machine)."""
     return not os.path.exists("/proc/%d" % pid)
 
 
