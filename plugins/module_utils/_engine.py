@@ -235,7 +235,7 @@ class Engine(object):
             # an image with nothing in it: the lock container is created, never started
             empty_tar = b'\0' * 10240
             self._call('cannot create the lock image %s' % LOCK_IMAGE, 'import_image_from_data', empty_tar,
-                       repository=LOCK_IMAGE.split(':')[0], tag=LOCK_IMAGE.split(':')[1])
+                       repository=LOCK_IMAGE.partition(':')[0], tag=LOCK_IMAGE.partition(':')[2])
         body = {'Image': LOCK_IMAGE, 'Cmd': ['containment-lock'], 'Labels': labels,
                 'HostConfig': {'NetworkMode': 'none'}}
         try:

@@ -38,6 +38,20 @@ description:
     its own named C(containment_<name>), created when missing.
 author:
   - containment.docker maintainers (@containment)
+seealso:
+  - module: containment.docker.secure_stack
+    description: All services of one host in one call, with pruning.
+  - module: containment.docker.secure_container_audit
+    description: Audit the containers of an engine against the same controls.
+  - name: The secure_services role
+    link: https://github.com/containment/docker/blob/main/roles/secure_services/README.md
+    description: The role P(containment.docker.secure_services#role) converges the services of every inventory host from group_vars and host_vars.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
+  - name: Safe replace and the host lock
+    link: https://github.com/containment/docker/blob/main/docs/reliability.md
+    description: What happens when a run is interrupted or races another run.
 extends_documentation_fragment:
   - containment.docker.docker
   - containment.docker.docker.converge
@@ -296,7 +310,7 @@ EXAMPLES = r'''
 - name: Run the web front end, hardened
   containment.docker.secure_container:
     name: web
-    image: containment-demo/doggos:1
+    image: registry.example.com/shop/web:1.4.2
     user: "1501:1501"
     memory: 64m
     cpus: 0.5
@@ -306,7 +320,7 @@ EXAMPLES = r'''
 - name: A service that must bind port 80 inside the container
   containment.docker.secure_container:
     name: edge
-    image: containment-test/web:1
+    image: ghcr.io/example/edge:2.1
     user: "1502:1502"
     memory: 128m
     cpus: 1
@@ -358,7 +372,7 @@ EXAMPLES = r'''
 - name: Remove it again
   containment.docker.secure_container:
     name: edge
-    image: containment-test/web:1
+    image: ghcr.io/example/edge:2.1
     user: "1502:1502"
     memory: 128m
     cpus: 1

@@ -21,9 +21,23 @@ description:
     Containers the collection does not manage are never touched.
   - Changes run with a few engine calls in parallel; each replaced service is rolled back on its own if
     its new container does not stay up, and the task then fails naming it.
-  - This is the module behind the role M(containment.docker.secure_services).
+  - This is the module behind the role P(containment.docker.secure_services#role).
 author:
   - containment.docker maintainers (@containment)
+seealso:
+  - module: containment.docker.secure_container
+    description: One container, with the same options per service.
+  - module: containment.docker.secure_container_audit
+    description: Audit the containers of an engine against the same controls.
+  - name: The secure_services role
+    link: https://github.com/containment/docker/blob/main/roles/secure_services/README.md
+    description: The role P(containment.docker.secure_services#role) converges the services of every inventory host from group_vars and host_vars.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
+  - name: Safe replace and the host lock
+    link: https://github.com/containment/docker/blob/main/docs/reliability.md
+    description: What happens when a run is interrupted or races another run.
 extends_documentation_fragment:
   - containment.docker.docker
   - containment.docker.docker.converge
@@ -62,13 +76,13 @@ EXAMPLES = r'''
   containment.docker.secure_stack:
     services:
       - name: web
-        image: containment-demo/doggos:1
+        image: registry.example.com/shop/web:1.4.2
         user: "1501:1501"
         memory: 64m
         cpus: 0.5
         ports: [127.0.0.1:8080:8080]
       - name: worker
-        image: containment-test/busybox:1
+        image: registry.example.com/shop/worker:3.0.1
         user: "1502:1502"
         memory: 32m
         cpus: 0.25
