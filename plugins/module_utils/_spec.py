@@ -981,8 +981,8 @@ def desired_inspect(spec, image_id=None, image_config=None):
         'CapDrop': ['ALL'],
         'CapAdd': list(spec['cap_add']) or None,
         'Privileged': False,
-        'Binds': ['%s:%s:%s' % (v['source'], v['target'], v['mode']) for v in spec['volumes']] +
-                 ['%s:%s:ro' % (s['source'], s['target']) for s in spec['secrets']],
+        'Binds': (['%s:%s:%s' % (v['source'], v['target'], v['mode']) for v in spec['volumes']]
+                  + ['%s:%s:ro' % (s['source'], s['target']) for s in spec['secrets']]),
         'PortBindings': bindings,
         'RestartPolicy': {'Name': spec['restart_policy'],
                           'MaximumRetryCount': spec['restart_retries'] if spec['restart_policy'] == 'on-failure' else 0},

@@ -222,7 +222,8 @@ options:
     default: []
   security_opts:
     description:
-      - Extra security options as C(KEY=VALUE), such as C(apparmor=PROFILE) or a custom seccomp profile given as its JSON itself in C(seccomp=...) (the engine does not read a file name). C(no-new-privileges) is always set.
+      - Extra security options as C(KEY=VALUE), such as C(apparmor=PROFILE) or a custom seccomp profile given as its JSON
+        itself in C(seccomp=...) (the engine does not read a file name). C(no-new-privileges) is always set.
       - Unconfined profiles break C(security_profiles); C(no-new-privileges:false) is refused.
     type: list
     elements: str
