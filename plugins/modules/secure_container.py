@@ -341,7 +341,7 @@ EXAMPLES = r'''
 - name: A database password from Ansible Vault (a vaulted group_vars file), never printed
   containment.docker.secure_container:
     name: api
-    image: containment-test/busybox:1
+    image: registry.example.com/shop/worker:3.0.1
     user: "1503:1503"
     memory: 32m
     cpus: 0.25
@@ -385,7 +385,7 @@ container:
   description: The container after the run (before it, in check mode). Empty when absent.
   returned: always
   type: dict
-  sample: {id: 4f0c..., name: web, image: "containment-demo/doggos:1", image_id: "sha256:9b1e...", status: running, health: null}
+  sample: {id: 4f0c..., name: web, image: "registry.example.com/shop/web:1.4.2", image_id: "sha256:9b1e...", status: running, health: null}
 action:
   description: What was done, or would be done in check mode.
   returned: always

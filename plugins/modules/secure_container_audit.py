@@ -138,7 +138,7 @@ containers:
     image:
       description: Image reference the container was created from.
       type: str
-      sample: containment-demo/doggos:1
+      sample: registry.example.com/shop/web:1.4.2
     image_id:
       description: Image ID.
       type: str
@@ -185,7 +185,7 @@ findings:
     image:
       description: Image reference.
       type: str
-      sample: containment-demo/doggos:1
+      sample: registry.example.com/shop/web:1.4.2
     control:
       description: Control ID from the policy.
       type: str
