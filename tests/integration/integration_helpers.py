@@ -79,11 +79,15 @@ class Sandbox(object):
             self.tags.append(tag)
         return tag
 
-    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container"):
+    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container", python=None, env=None,
+            wrapper=()):
         """Run one playbook with one task per dict of module options in `tasks` (or one dict).
 
         Each task may fail (ignore_errors); its registered result is returned, so a test asserts
-        on failures as on successes. One dict in, one result out; a list in, a list out."""
+        on failures as on successes. One dict in, one result out; a list in, a list out.
+        python: the interpreter the module runs with (default: ansible-playbook's own); env: more
+        environment for ansible-playbook (hence the module); wrapper: a command prefix, such as
+        setpriv to run as another user."""
         single = isinstance(tasks, dict)
         tasks = [tasks] if single else list(tasks)
         self.runs += 1
@@ -95,13 +99,13 @@ class Sandbox(object):
             "content": "{{ [%s] | to_json }}" % ", ".join("r%d" % i for i in range(len(tasks))),
             "dest": str(out)}, "check_mode": False, "diff": False})
         play = [{"hosts": "localhost", "gather_facts": False,
-                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": steps}]
+                 "vars": {"ansible_python_interpreter": python or "{{ ansible_playbook_python }}"}, "tasks": steps}]
         playbook.write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
-        cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
+        cmd = list(wrapper) + [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
         began = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV),
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **dict(ANSIBLE_ENV, **(env or {}))),
                               timeout=300, check=False)
         (self.tmp_path / ("output-%d.txt" % self.runs)).write_text(
             "%s\n%s%s\n(%.1f s)\n" % (" ".join(cmd), proc.stdout, proc.stderr, time.monotonic() - began), encoding="utf-8")
