@@ -88,10 +88,11 @@ options:
     type: int
     default: 60
 requirements:
-  - "Docker SDK for Python 5.0.3 or newer on the host the module runs on, and 7.1.0 or newer with requests 2.32 or
-    newer. Debian 12 and Ubuntu 22.04/24.04: C(apt-get install python3-docker) (5.0.3); Fedora/RHEL:
-    C(dnf install python3-docker); elsewhere C(pip install docker) in a venv. Debian 11's and Ubuntu 20.04's 4.1.0
-    is too old. The module checks this and says what to install."
+  - "Docker SDK for Python 4.1.0 or newer on the host the module runs on (measured: 4.1.0, 5.0.3, 7.0.0, 7.1.0);
+    7.1.0 or newer when requests is 2.32 or newer, 6.1.0 or newer with urllib3 2. The distributions' own packages
+    match their requests and urllib3: Debian 11/12 and Ubuntu 20.04/22.04 C(apt-get install python3-docker),
+    Fedora/RHEL C(dnf install python3-docker), elsewhere C(pip install docker) in a venv. The module checks the
+    version and says what to install."
   - The Python package C(paramiko), only for C(ssh://) engine URLs without O(use_ssh_client).
   - A Docker engine with API version 1.41 or newer
 notes:

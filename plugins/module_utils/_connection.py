@@ -23,9 +23,10 @@ import socket
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
 
 # The Docker SDK for Python: the oldest release the collection runs with (measured against a
-# real engine, docs/connection.md), and the releases that break with newer requests.
+# real engine, docs/connection.md: 4.1.0 is Debian 11's and Ubuntu 20.04's), and the releases
+# that break with newer requests.
 MIN_SDK = (4, 1, 0)
-MIN_SDK_TEXT = '5.0.3'
+MIN_SDK_TEXT = '4.1.0'
 # requests 2.32 chooses a connection pool by URL, which the SDK's http+docker:// transport
 # only supports from 7.1.0 on: older SDKs fail with "Not supported URL scheme http+docker".
 REQUESTS_BREAKING = (2, 32, 0)
@@ -177,8 +178,8 @@ def install_hint(release, executable, problem=None):
     if not system_python or (problem and 'requests' in problem):
         return 'run %s -m pip install "docker>=7.1.0" (in the environment of the Python that runs the module)' % executable
     if 'debian' in ids or 'ubuntu' in ids:
-        # Debian 12 and Ubuntu 22.04/24.04 ship 5.0.3; Debian 11 and Ubuntu 20.04 ship 4.1.0, too old
-        old = (release.get('ID') == 'debian' and version < (12, 0, 0)) or (release.get('ID') == 'ubuntu' and version < (22, 4, 0))
+        # Debian 11/12 and Ubuntu 20.04/22.04/24.04 ship 4.1.0 or 5.0.3; older ones something older
+        old = (release.get('ID') == 'debian' and version < (11, 0, 0)) or (release.get('ID') == 'ubuntu' and version < (20, 4, 0))
         if old:
             return "on %s, whose python3-docker is older than %s: %s" % (name, MIN_SDK_TEXT, venv)
         return ('on %s: apt-get install python3-docker (pip into the system Python is refused there: '
@@ -265,10 +266,16 @@ def diagnose(exc, settings):
     where = socket.gethostname()
     oserrors = [item for item in chain if isinstance(item, OSError) and item.errno]
     codes = set(item.errno for item in oserrors)
+    sdk = settings.get('sdk') or 'this Docker SDK'
+    fix_sdk = ('Fix: pip install "docker>=7.1.0" in the environment of the Python that runs the module (a venv where '
+               'the system Python refuses pip), or use the distribution\'s python3-docker with its own python3-requests '
+               'and python3-urllib3.')
     if 'http+docker' in text and 'URL scheme' in text:
-        return ('the Docker SDK cannot open its own connections: "Not supported URL scheme http+docker", the sign of '
-                'an SDK older than 7.1.0 with requests 2.32 or newer. Fix: pip install "docker>=7.1.0" in the Python '
-                'that runs the module, or use the distribution\'s python3-docker with its own python3-requests.')
+        return ('%s on %s cannot open its own connections ("Not supported URL scheme http+docker"): SDKs before 7.1.0 '
+                'do not work with requests 2.32 or newer. %s' % (sdk, where, fix_sdk))
+    if "unexpected keyword argument 'chunked'" in text:
+        return ('%s on %s cannot talk to the engine ("unexpected keyword argument \'chunked\'"): SDKs before 6.1.0 do '
+                'not work with urllib3 2. %s' % (sdk, where, fix_sdk))
     if settings['scheme'] == 'unix':
         path = settings['socket']
         if errno.EACCES in codes or errno.EPERM in codes:
@@ -301,7 +308,10 @@ def diagnose(exc, settings):
                 "CURL_CA_BUNDLE are not used for the engine when ca_path is set."
                 % (endpoint, 'ca_path' if ca else 'the system CA store', ca or 'no ca_path given',
                    ': %s' % detail if detail else ''))
-    if re.search(r'(?i)certificate required|bad certificate|unknown ca|certificate unknown|handshake failure', text):
+    # TLS 1.3 servers reject a client certificate after the handshake: the client then sees the
+    # connection closed (EOF) on its first read rather than an alert
+    closed = tls and re.search(r'(?i)EOF occurred in violation of protocol|unexpected eof', text)
+    if closed or re.search(r'(?i)certificate required|bad certificate|unknown ca|certificate unknown|handshake failure', text):
         given = tls.get('client_cert')
         return ('the engine at %s refused the TLS handshake: it requires a client certificate signed by its own CA '
                 '(dockerd --tlsverify --tlscacert) and %s. Fix: set client_cert and client_key to a certificate that '

@@ -21,12 +21,15 @@ try:
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
     _CONNECTION_ERRORS = (_requests.exceptions.RequestException,)
+    import urllib3 as _urllib3
     DOCKER_VERSION = getattr(docker, '__version__', None)
     REQUESTS_VERSION = getattr(_requests, '__version__', None)
+    SDK = 'the Docker SDK for Python %s (requests %s, urllib3 %s)' % (DOCKER_VERSION, REQUESTS_VERSION,
+                                                                      getattr(_urllib3, '__version__', '?'))
 except ImportError:  # pragma: no cover - exercised by the missing-SDK test
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
-    DOCKER_VERSION = REQUESTS_VERSION = None
+    DOCKER_VERSION = REQUESTS_VERSION = SDK = None
 
     class DockerException(Exception):
         pass
@@ -99,6 +102,7 @@ class Engine(object):
     def __init__(self, settings):
         """settings: _connection.resolve() of the module's options. Raises EngineError naming the
         cause (socket, user, certificate, host name, SDK) when the engine cannot be reached."""
+        settings = dict(settings, sdk=SDK)
         self.url = settings['url']
         self._info = None
         self._images = {}
