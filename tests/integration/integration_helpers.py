@@ -93,11 +93,13 @@ class Sandbox(object):
         self.runs += 1
         out = self.tmp_path / ("results-%d.json" % self.runs)
         playbook = self.tmp_path / ("playbook-%d.yml" % self.runs)
-        steps = [{"name": "task %d" % i, module: args, "register": "r%d" % i, "ignore_errors": True}
-                 for i, args in enumerate(tasks)]
+        # a task's own module: {"_module": "containment.docker.secure_container_audit", ...options}
+        steps = [{"name": "task %d" % i, args.get("_module", module): dict((k, v) for k, v in args.items() if k != "_module"),
+                  "register": "r%d" % i, "ignore_errors": True} for i, args in enumerate(tasks)]
         steps.append({"name": "save the registered results", "ansible.builtin.copy": {
             "content": "{{ [%s] | to_json }}" % ", ".join("r%d" % i for i in range(len(tasks))),
-            "dest": str(out)}, "check_mode": False, "diff": False})
+            "dest": str(out)}, "check_mode": False, "diff": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}})
         play = [{"hosts": "localhost", "gather_facts": False,
                  "vars": {"ansible_python_interpreter": python or "{{ ansible_playbook_python }}"}, "tasks": steps}]
         playbook.write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
