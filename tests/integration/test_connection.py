@@ -58,11 +58,14 @@ def tls_engine(engine, tmp_path_factory):
 
 @pytest.fixture
 def remote(tls_engine, sandbox):
-    """The sandbox's containers on the TLS engine are removed after the test too."""
+    """The sandbox's containers and networks on the TLS engine are removed after the test too."""
     yield tls_engine
     ids = tls_engine.docker("ps", "-aq", "--filter", "name=^/" + sandbox.prefix, check=False).stdout.split()
     if ids:
         tls_engine.docker("rm", "-f", *ids, check=False)
+    nets = tls_engine.docker("network", "ls", "-q", "--filter", "name=containment_" + sandbox.prefix, check=False).stdout.split()
+    if nets:
+        tls_engine.docker("network", "rm", *nets, check=False)
 
 
 def remote_inspect(tls_engine, name):

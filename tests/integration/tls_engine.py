@@ -110,7 +110,7 @@ class TlsEngine(object):
              "--data-root", str(self.data_root), "--exec-root", str(self.run_dir / "exec"),
              "--pidfile", str(self.run_dir / "docker.pid"), "--containerd-namespace", self.name,
              "--containerd-plugins-namespace", self.name + "-plugins", "--cgroup-parent", "/" + self.name,
-             "--bip", "%s.251.1/24" % self.net, "--default-address-pool", "base=%s.252.0/22,size=24" % self.net],
+             "--bip", "%s.251.1/24" % self.net, "--default-address-pool", "base=%s.252.0/22,size=26" % self.net],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
         self.pid = proc.pid
