@@ -59,10 +59,10 @@ def split_url(url):
         return scheme, None, None, '/' + rest.lstrip('/')
     hostport = rest.split('/', 1)[0].rpartition('@')[2]
     if hostport.startswith('['):
-        host, _, port = hostport[1:].partition(']')
+        host, port = hostport[1:].partition(']')[::2]
         port = port.lstrip(':')
     else:
-        host, _, port = hostport.partition(':')
+        host, port = hostport.partition(':')[::2]
     return scheme, host or None, int(port) if port.isdigit() else None, None
 
 
@@ -190,8 +190,8 @@ def install_hint(release, executable, problem=None):
 
 
 def sdk_message(host, executable, python_version, problem, release):
-    return '%s, on %s with Python %s (%s). Fix: %s.' % (problem, host, executable, python_version,
-                                                     install_hint(release, executable, problem))
+    return '%s, on %s with Python %s (%s). Fix: %s.' % (
+        problem, host, executable, python_version, install_hint(release, executable, problem))
 
 
 # ------------------------------------------------------------------ why a connection failed

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -43,11 +44,8 @@ except ImportError:  # pragma: no cover - exercised by the missing-SDK test
     _requests = None
     _CONNECTION_ERRORS = ()
 
-try:
-    import paramiko  # noqa: F401 (only whether it is there: ssh:// engine URLs need it)
-    HAS_PARAMIKO = True
-except ImportError:
-    HAS_PARAMIKO = False
+# ssh:// engine URLs need paramiko (unless use_ssh_client): only whether it is there
+HAS_PARAMIKO = importlib.util.find_spec('paramiko') is not None
 
 from ansible.module_utils.basic import env_fallback
 

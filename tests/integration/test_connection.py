@@ -254,4 +254,3 @@ def test_missing_sdk_names_the_host_the_python_and_what_to_install(sandbox, tmp_
     assert msg(result) == ('the Docker SDK for Python (import docker), 4.1.0 or newer, is not installed, on %s with '
                            'Python %s (%s). Fix: run %s -m pip install "docker>=7.1.0" (in the environment of the Python '
                            'that runs the module).' % (socket.gethostname(), python, version, python))
-
