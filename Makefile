@@ -1,7 +1,8 @@
 # containment.docker - development and CI entry points. See docs/development.md.
 #
 #   make test     venv + engine + images + unit + integration + molecule + lint (what .ci/run runs)
-#   make lint     ansible-lint and ansible-test sanity (sanity builds its venvs from PyPI on first run)
+#   make lint     ansible-lint, ansible-test sanity (builds its venvs from PyPI on first run), shellcheck,
+#                 antsibull-docs lint and the changelog check
 #   make demo     scripts/demo
 #
 # Everything runs against the collection as installed: scripts/collection-path
@@ -48,7 +49,8 @@ help:
 	@echo "make integration  pytest tests/integration (engine + images)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
 	@echo "make test         venv engine images unit integration molecule lint  (= .ci/run)"
-	@echo "make lint         ansible-lint + ansible-test sanity"
+	@echo "make lint         ansible-lint + ansible-test sanity + shellcheck + docs-lint + changelog-lint"
+	@echo "make changelog    release the changelog fragments into CHANGELOG.rst (scripts/changelog-release)"
 	@echo "make demo         scripts/demo"
 	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
 	@echo "make fleet-check  self-test of the fleet: up, publish, fetch, down, nothing left"
@@ -96,15 +98,45 @@ test: venv engine images unit integration molecule lint
 
 # --- lint -------------------------------------------------------------------------
 
-lint: ansible-lint sanity
+lint: ansible-lint sanity shellcheck docs-lint changelog-lint
 
 ansible-lint: venv
 	@echo ">>> ansible-lint"
 	@ansible-lint
 
-sanity: venv
+sanity: venv tools
 	@echo ">>> ansible-test sanity"
 	@scripts/sanity
+
+.PHONY: tools shellcheck docs-lint changelog-lint changelog
+
+# system tools of the lint targets (Debian's shellcheck; sanity skips its shellcheck test without it)
+tools:
+	@scripts/ensure-tools
+
+# every shell script of the checkout, found by shebang (scripts/lint-shell)
+shellcheck: tools
+	@echo ">>> shellcheck"
+	@scripts/lint-shell
+
+# the plugin and role docs as the Ansible docsite renders them: markup, references, schema
+docs-lint: venv
+	@echo ">>> antsibull-docs lint-collection-docs"
+	@antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all --disallow-unknown-collection-refs .
+
+# fragments and changelog.yaml well formed, CHANGELOG.rst what changelog.yaml renders to
+# (unreleased fragments are not in it, so new fragments never break this)
+changelog-lint: venv
+	@echo ">>> antsibull-changelog lint"
+	@antsibull-changelog lint
+	@antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; antsibull-changelog generate --output "$$out"; \
+	if ! diff -u CHANGELOG.rst "$$out"; then \
+		echo "changelog-lint: CHANGELOG.rst differs from what changelogs/changelog.yaml renders to; run antsibull-changelog generate" >&2; exit 1; \
+	fi
+
+changelog: venv
+	@scripts/changelog-release
 
 # --- demo and fleet ---------------------------------------------------------------
 

@@ -20,14 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.containment.docker.plugins.module_utils import _lock
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
+from ansible_collections.containment.docker.plugins.module_utils import _secrets
 from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
 
-# The names a replace moves containers through (see Converger): NAME__next is a new container not
-# yet proven, NAME__previous the old one set aside until its successor is proven.
-NEXT_SUFFIX = '__next'
-PREVIOUS_SUFFIX = '__previous'
-LEFTOVER_SUFFIXES = (NEXT_SUFFIX, PREVIOUS_SUFFIX)
+NEXT_SUFFIX, PREVIOUS_SUFFIX, LEFTOVER_SUFFIXES = _spec.NEXT_SUFFIX, _spec.PREVIOUS_SUFFIX, _spec.RESERVED_SUFFIXES
 
 
 def _failed_controls(findings):
@@ -63,11 +60,7 @@ def load_specs(raws, host_cpus=None, check_unique_uid=False):
 
 
 def _operations(raw):
-    ops = {}
-    for key, option in _spec.OPERATION_OPTIONS.items():
-        value = raw.get(key)
-        ops[key] = option.get('default') if value is None else value
-    return ops
+    return _spec.operations(raw)  # checked by normalize_spec already: state, pull, grace_period, healthy_timeout
 
 
 def container_view(inspect):
@@ -92,6 +85,7 @@ def plan_service(spec, ops, live, image, ctx):
     # carries a containment.* label (ours carry containment.build-hash) looks like drift forever.
     image_labels = ((image or {}).get('Config') or {}).get('Labels') or {}
     desired['Config']['Labels'] = dict(image_labels, **desired['Config']['Labels'])
+    _spec.settle_secret_digests(spec, desired['Config']['Labels'], live)
     ctx = dict(ctx, image_labels=image_labels)  # an image cannot grant its containers exceptions
     if live is None:
         return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired, 'ctx': ctx}
@@ -104,12 +98,19 @@ def plan_service(spec, ops, live, image, ctx):
         if field == 'image_id' and image_id is None:
             continue
         if field == 'labels':
+            # secret files by name only: their digest labels never enter a reason
+            changed_secrets = _spec.secret_file_changes(have, want)
+            reasons.extend('secret %s: %s' % (name, _secrets.CHANGED) for name in changed_secrets)
+            ignored = {policy.LABEL_SPEC_HASH} | set(_spec.LABEL_SECRET_FILE + name for name in changed_secrets)
             want_hash = (want or {}).get(policy.LABEL_SPEC_HASH)
             if want_hash and (have or {}).get(policy.LABEL_SPEC_HASH) != want_hash:
                 reasons.append('spec changed (hash label)')
-            elif set(have or {}) - {policy.LABEL_SPEC_HASH} != set(want or {}) - {policy.LABEL_SPEC_HASH} or any(
-                    (have or {}).get(k) != v for k, v in (want or {}).items() if k != policy.LABEL_SPEC_HASH):
+            elif set(have or {}) - ignored != set(want or {}) - ignored or any(
+                    (have or {}).get(k) != v for k, v in (want or {}).items() if k not in ignored):
                 reasons.append('labels differ')
+            continue
+        if field == 'env':  # values of secret names never enter a reason
+            reasons.append('env differs: %s' % _spec.env_change(have, want, _spec.secret_env_names(spec, live)))
             continue
         reasons.append('%s differs: live %s, wanted %s' % (field, _short(have), _short(want)))
     for finding in _failed_controls(policy.evaluate(live, ctx)):
@@ -158,14 +159,15 @@ class Converger(object):
         self.lock_timeout = lock_timeout
         self.lock_broken = []  # report lines: stale host locks this run removed
 
-    def live_containers(self, names, managed_only_listing):
-        """{name: inspect} for the given service names and their leftovers and, with the listing,
-        every managed container. One listing, then the inspects a few at a time: on a host with
-        nothing to change, these are nearly all the engine calls of a run."""
+    def live_containers(self, names, listing, prune=False):
+        """{name: inspect} for the given service names and their leftovers and, to prune, every managed
+        container. With the listing: one listing, then only the containers that exist are inspected, a few
+        at a time (on a host with nothing to change, these are nearly all the engine calls of a run);
+        without it (one service), its three names are inspected."""
         wanted = set(names) | set(name + suffix for name in names for suffix in LEFTOVER_SUFFIXES)
-        if managed_only_listing:
+        if listing or prune:
             refs = [cid for name, cid, labels in self.engine.container_names()
-                    if name in wanted or labels.get(policy.LABEL_MANAGED) == 'true']
+                    if name in wanted or (prune and labels.get(policy.LABEL_MANAGED) == 'true')]
         else:
             refs = sorted(wanted)
         live = {}
@@ -185,17 +187,15 @@ class Converger(object):
 
     def _run_locked(self, specs, ctx, prune):
         names = [spec['name'] for spec, _ops in specs]
-        live = self.live_containers(names, managed_only_listing=prune or len(specs) > 1)
+        live = self.live_containers(names, listing=len(specs) > 1, prune=prune)
         recovered = dict((name, self.recover(name, live)) for name in names)
 
         results, plans = [], []
         for spec, ops in specs:
             image = None
             if ops['state'] != 'absent':
-                if self.check_mode:  # plan on the local image; a missing one shows as 'would be pulled'
-                    image = self.engine.inspect_image(spec['image'])
-                else:
-                    image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'])
+                # check mode plans on the local image; a missing one shows as 'would be pulled'
+                image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'], plan_only=self.check_mode)
             plan = plan_service(spec, ops, live.get(spec['name']), image, ctx)
             plans.append((spec, ops, plan))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -89,7 +90,7 @@ class EngineError(Exception):
 _RAISE = object()
 
 
-LOCK_NAME = 'containment-lock'
+LOCK_NAME = policy.LOCK_CONTAINER
 LOCK_IMAGE = 'containment-lock:1'
 
 
@@ -104,6 +105,8 @@ class Engine(object):
         self.url = settings['url']
         self._info = None
         self._images = {}
+        self.calls = {}  # API calls made, per SDK method (the cost model of a run; reported by secure_stack)
+        self._calls_lock = threading.Lock()
         self.api = None
         problem = _connection.socket_problem(settings) or _connection.ssh_problem(settings, HAS_PARAMIKO)
         if problem:
@@ -122,6 +125,8 @@ class Engine(object):
         """self.api.<method>(...), with any failure turned into EngineError('<step>: <what the engine said>').
         With missing=VALUE, a 404 of the engine returns VALUE instead."""
         missing = kwargs.pop('missing', _RAISE)
+        with self._calls_lock:
+            self.calls[method] = self.calls.get(method, 0) + 1
         try:
             return getattr(self.api, method)(*args, **kwargs)
         except NotFound as exc:
@@ -168,10 +173,14 @@ class Engine(object):
     def inspect_image(self, ref):
         return self._call('cannot inspect image %s' % ref, 'inspect_image', ref, missing=None)
 
-    def resolve_image(self, ref, pull='missing'):
-        """(image inspect, pulled) for ref. Cached per run: many services share an image."""
-        key = (ref, pull)
+    def resolve_image(self, ref, pull='missing', plan_only=False):
+        """(image inspect, pulled) for ref. Cached per run: many services share an image. With plan_only
+        (check mode) nothing is pulled, and a missing image is (None, False)."""
+        key = (ref, 'plan' if plan_only else pull)
         if key in self._images:
+            return self._images[key], False
+        if plan_only:
+            self._images[key] = self.inspect_image(ref)
             return self._images[key], False
         pulled = False
         image = None if pull == 'always' else self.inspect_image(ref)
@@ -261,7 +270,7 @@ class Engine(object):
             # an image with nothing in it: the lock container is created, never started
             empty_tar = b'\0' * 10240
             self._call('cannot create the lock image %s' % LOCK_IMAGE, 'import_image_from_data', empty_tar,
-                       repository=LOCK_IMAGE.split(':')[0], tag=LOCK_IMAGE.split(':')[1])
+                       repository=LOCK_IMAGE.partition(':')[0], tag=LOCK_IMAGE.partition(':')[2])
         body = {'Image': LOCK_IMAGE, 'Cmd': ['containment-lock'], 'Labels': labels,
                 'HostConfig': {'NetworkMode': 'none'}}
         try:

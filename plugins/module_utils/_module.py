@@ -18,6 +18,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.containment.docker.plugins.module_utils import _connection
 from ansible_collections.containment.docker.plugins.module_utils import _engine
+from ansible_collections.containment.docker.plugins.module_utils import _secrets
 from ansible_collections.containment.docker.plugins.module_utils import _spec
 from ansible_collections.containment.docker.plugins.module_utils._converge import Converger, load_specs
 
@@ -57,31 +58,73 @@ def connect(module):
 
 
 def converge(module, raws, prune=False, check_unique_uid=False):
-    """Run the converger; returns (results, pruned) or ends the module with a clear error.
+    """Run the converger; returns (results, pruned, engine calls per SDK method) or ends the module with
+    a clear error.
 
     Specs are loaded once without the engine first, so bad input is refused even when the
-    engine cannot be reached, and nothing on any host changes."""
+    engine cannot be reached, and nothing on any host changes. That first load also reads the
+    env files and secret files: their values are registered with Ansible's masking before the
+    first engine call, and every text of the results is redacted of every secret value (logs and
+    healthcheck output the app wrote, engine messages) as a second line of defence."""
+    secret_values = set()
+    for raw in raws:
+        secret_values.update(_secrets.raw_values(raw))
     try:
-        load_specs(raws, None, check_unique_uid)
+        specs, _ctx = load_specs(raws, None, check_unique_uid)
     except _spec.SpecError as exc:
-        module.fail_json(msg='refused by the containment policy, nothing was changed:\n%s' % exc,
-                         problems=exc.problems)
+        _refuse(module, exc, secret_values)
+    for spec, _ops in specs:
+        secret_values.update(_secrets.values_of(spec))
+    module.no_log_values.update(secret_values)
     if module.params['lock_timeout'] < 0:
         module.fail_json(msg="lock_timeout is %d. Fix: give the seconds to wait for another run's host lock, 0 or more."
                              % module.params['lock_timeout'])
     engine = connect(module)
     converger = Converger(engine, check_mode=module.check_mode, lock_timeout=module.params['lock_timeout'])
     try:
-        results = converger.run(raws, prune=prune, check_unique_uid=check_unique_uid)
+        results = _secrets.redact_deep(converger.run(raws, prune=prune, check_unique_uid=check_unique_uid), secret_values)
     except _spec.SpecError as exc:
-        module.fail_json(msg='refused by the containment policy, nothing was changed:\n%s' % exc,
-                         problems=exc.problems)
+        _refuse(module, exc, secret_values)
     except _engine.EngineError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=_secrets.redact(str(exc), secret_values))
     for line in converger.lock_broken:
         module.warn(line)
-    return results
+    return results + (dict(engine.calls, total=sum(engine.calls.values())),)
+
+
+def _refuse(module, exc, secret_values):
+    module.no_log_values.update(secret_values)
+    module.fail_json(msg=_secrets.redact('refused by the containment policy, nothing was changed:\n%s' % exc, secret_values),
+                     problems=_secrets.redact_deep(exc.problems, secret_values))
+
+
+class _Module(AnsibleModule):
+    """AnsibleModule that knows secure_stack's free-form services hold secrets. Ansible masks no_log
+    options (secret_env of secure_container); a service of secure_stack is a free dict, so its secret
+    values are registered with the masking as soon as the arguments are read (before a validation
+    error could be returned or the invocation logged), and the module arguments echoed at -vvv carry
+    the services with those values replaced, so no masking is needed to hide them."""
+
+    def _load_params(self):
+        super(_Module, self)._load_params()
+        for raw in _raw_services(self.params):
+            self.no_log_values.update(_secrets.raw_values(raw))
+
+    def _return_formatted(self, kwargs):
+        if 'invocation' not in kwargs:
+            args = _secrets.masked_service(dict(self.params))
+            if isinstance(args.get('services'), list):
+                args['services'] = [_secrets.masked_service(raw) for raw in args['services']]
+            kwargs['invocation'] = {'module_args': args}
+        return super(_Module, self)._return_formatted(kwargs)
+
+
+def _raw_services(params):
+    services = (params or {}).get('services')
+    if isinstance(services, list):
+        return [s for s in services if isinstance(s, dict)]
+    return [params or {}]
 
 
 def new_module(argument_spec, **kwargs):
-    return AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+    return _Module(argument_spec=argument_spec, supports_check_mode=True, **kwargs)

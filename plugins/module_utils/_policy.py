@@ -17,6 +17,8 @@ import ipaddress
 import posixpath
 import re
 
+from ansible_collections.containment.docker.plugins.module_utils import _secrets as secrets
+
 POLICY_VERSION = '1'
 
 FLOOR = 'floor'
@@ -34,10 +36,14 @@ LABEL_MANAGED = 'containment.managed'
 LABEL_SERVICE = 'containment.service'
 LABEL_SPEC_HASH = 'containment.spec-hash'
 LABEL_LOCK = 'containment.lock'  # the host lock container (_lock.py): bookkeeping, never audited
+LOCK_CONTAINER = 'containment-lock'  # its name
 LABEL_POLICY = 'containment.policy'
 LABEL_EXCEPTION = 'containment.exception.'
 LABEL_RW_BINDS = 'containment.rw-binds'
 LABEL_TMPFS_EXEC = 'containment.tmpfs-exec.'
+# Names (never values) of the env variables given as secrets; per secret file, a salted digest.
+LABEL_SECRET_ENV = 'containment.secret-env'
+LABEL_SECRET_FILE = 'containment.secret.'
 
 HOST_NAMESPACE_FIELDS = ('NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'UsernsMode')
 SENSITIVE_HOST_PATHS = ('/', '/boot', '/dev', '/etc', '/lib', '/proc', '/sys', '/usr')
@@ -422,6 +428,18 @@ def _check_unique_uid(inspect, ctx):
     return [], evidence
 
 
+def _check_no_plain_secret_env(inspect, ctx):
+    """Names only: no env value ever enters a finding, its evidence or a report."""
+    declared = set(n for n in labels_of(inspect).get(LABEL_SECRET_ENV, '').split(',') if n)
+    names = sorted(set(str(item).split('=', 1)[0] for item in _config(inspect).get('Env') or []))
+    plain = [n for n in names if secrets.looks_secret(n) and n not in declared]
+    evidence = {'Config.Env (names)': names}
+    if plain:
+        what = 'looks like a secret' if len(plain) == 1 else 'look like secrets'
+        return ['%s %s passed as plain env, which docker inspect shows' % (', '.join(plain), what)], evidence
+    return [], evidence
+
+
 def _check_healthcheck(inspect, ctx):
     health = _config(inspect).get('Healthcheck') or {}
     test = health.get('Test') or []
@@ -505,6 +523,10 @@ CONTROLS = (
             'no other service on the host runs as the same uid',
             'give each service its own uid, or name the sharing in the exceptions of both services',
             _check_unique_uid),
+    Control('no_plain_secret_env', ADVISORY, 'env', '4.10', '-',
+            'no env variable that looks like a secret is passed as plain env',
+            'give the value as a secrets file (mounted at /run/secrets/<name>), or at least through secret_env or env_file',
+            _check_no_plain_secret_env),
     Control('healthcheck', ADVISORY, 'healthcheck', '5.27', '-',
             'a healthcheck is defined', 'define a healthcheck in the image or the service',
             _check_healthcheck),

@@ -38,6 +38,20 @@ description:
     its own named C(containment_<name>), created when missing.
 author:
   - containment.docker maintainers (@containment)
+seealso:
+  - module: containment.docker.secure_stack
+    description: All services of one host in one call, with pruning.
+  - module: containment.docker.secure_container_audit
+    description: Audit the containers of an engine against the same controls.
+  - name: The secure_services role
+    link: https://github.com/containment/docker/blob/main/roles/secure_services/README.md
+    description: The role P(containment.docker.secure_services#role) converges the services of every inventory host from group_vars and host_vars.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
+  - name: Safe replace and the host lock
+    link: https://github.com/containment/docker/blob/main/docs/reliability.md
+    description: What happens when a run is interrupted or races another run.
 extends_documentation_fragment:
   - containment.docker.docker
   - containment.docker.docker.converge
@@ -67,9 +81,65 @@ options:
     description: Entrypoint, as a list or a string. The image's C(ENTRYPOINT) when not set.
     type: raw
   env:
-    description: Environment variables. Values are turned into strings.
+    description:
+      - Environment variables. Values are turned into strings and shown in diffs and reasons, except for names that
+        look like secrets (C(*PASSWORD*), C(*PASSWD*), C(*TOKEN*), C(*SECRET*), C(*_KEY)), whose values are hidden
+        as well; the advisory finding C(no_plain_secret_env) then suggests O(secret_env) or O(secrets).
     type: dict
     default: {}
+  secret_env:
+    description:
+      - "Environment variables whose values are secret, for example from Ansible Vault. The values never appear in
+        the task's result, diff, reasons, messages (refusals, rollbacks, engine errors) or the module arguments
+        shown at C(-vvv); the diff and reasons say C(DB_PASSWORD: (secret changed))."
+      - A changed value recreates the container. It is compared with the live container's environment; no
+        label or hash holds it (the label C(containment.secret-env) lists the names only).
+      - "Docker keeps environment variables in the container's C(Config.Env): anyone who may run
+        C(docker inspect) on the host sees them. For anything sensitive prefer O(secrets)."
+      - A name may not be in both O(env) and O(secret_env).
+    type: dict
+    default: {}
+  env_file:
+    description:
+      - "Env files on the managed host (the host the module runs on), read by the module before anything changes,
+        as C(docker run --env-file) reads them: C(NAME=VALUE) lines taken as they are (no quotes removed),
+        blank lines and lines starting with C(#) skipped, a C(NAME) alone takes the value of the module's
+        environment or is skipped when unset."
+      - Their values are treated as secret, as O(secret_env). O(env) and O(secret_env) win over a file, a later
+        file over an earlier one. A changed file recreates the container, an unchanged one leaves it alone.
+      - A missing or unreadable file, or a line without a valid name, refuses the task naming the service, the
+        file and the line number (never the line's text).
+    type: list
+    elements: str
+    default: []
+  secrets:
+    description:
+      - Files on the managed host mounted read-only into the container, at C(/run/secrets/<name>) by default
+        (Compose's convention). Read-only binds of one file each, they pass C(no_sensitive_mounts) like any such
+        bind; keep the files outside system paths and C(/home), for example in C(/srv/secrets/<service>/).
+      - "The file must be readable by the container's O(user) (it has no capabilities and no extra groups): write
+        it with M(ansible.builtin.copy) with C(owner) and C(group) set to the service's uid and gid, C(mode: '0400')
+        and C(no_log: true). A file the user cannot read is refused before anything changes."
+      - The module reads each file (run it as a user that may, usually with C(become)) to detect a change; a
+        changed file recreates the container. The label C(containment.secret.<name>) keeps a salted scrypt
+        digest of the content (costly to guess, never the value); the content is never printed.
+      - Log lines and healthcheck output of a failed new container are redacted of every known secret value
+        before they are shown, in case the application prints its secrets.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name of the secret, the file name under C(/run/secrets).
+        type: str
+        required: true
+      source:
+        description: Absolute path of the file on the managed host.
+        type: str
+        required: true
+      target:
+        description: Absolute path in the container. Default C(/run/secrets/<name>).
+        type: str
   user:
     description:
       - Numeric C(UID:GID) to run as, both non-zero, for example C(1500:1500).
@@ -152,7 +222,7 @@ options:
     default: []
   security_opts:
     description:
-      - Extra security options, such as a custom C(seccomp=/path/profile.json). C(no-new-privileges) is always set.
+      - Extra security options as C(KEY=VALUE), such as C(apparmor=PROFILE) or a custom seccomp profile given as its JSON itself in C(seccomp=...) (the engine does not read a file name). C(no-new-privileges) is always set.
       - Unconfined profiles break C(security_profiles); C(no-new-privileges:false) is refused.
     type: list
     elements: str
@@ -236,7 +306,7 @@ EXAMPLES = r'''
 - name: Run the web front end, hardened
   containment.docker.secure_container:
     name: web
-    image: containment-demo/doggos:1
+    image: registry.example.com/shop/web:1.4.2
     user: "1501:1501"
     memory: 64m
     cpus: 0.5
@@ -246,7 +316,7 @@ EXAMPLES = r'''
 - name: A service that must bind port 80 inside the container
   containment.docker.secure_container:
     name: edge
-    image: containment-test/web:1
+    image: ghcr.io/example/edge:2.1
     user: "1502:1502"
     memory: 128m
     cpus: 1
@@ -263,10 +333,42 @@ EXAMPLES = r'''
       test: wget -q -O /dev/null http://127.0.0.1:80/ || exit 1
       interval: 5s
 
+- name: A database password from Ansible Vault (a vaulted group_vars file), never printed
+  containment.docker.secure_container:
+    name: api
+    image: containment-test/busybox:1
+    user: "1503:1503"
+    memory: 32m
+    cpus: 0.25
+    env:
+      DB_HOST: db.internal
+    secret_env:
+      DB_PASSWORD: "{{ vault_db_password }}"
+
+# The same password as a file, which docker inspect does not show: written to the host by
+# ansible.builtin.copy (owner and group the service's uid and gid, mode 0400, no_log) and
+# mounted read-only at /run/secrets/db_password; and an env file whose values are secret:
+#
+#   - ansible.builtin.copy:
+#       content: "{{ vault_db_password }}"
+#       dest: /srv/secrets/api/db_password
+#       owner: "1503"
+#       group: "1503"
+#       mode: "0400"
+#     no_log: true
+#   - containment.docker.secure_container:
+#       name: api
+#       ...
+#       secrets:
+#         - name: db_password
+#           source: /srv/secrets/api/db_password
+#       env_file:
+#         - /srv/secrets/api/app.env
+
 - name: Remove it again
   containment.docker.secure_container:
     name: edge
-    image: containment-test/web:1
+    image: ghcr.io/example/edge:2.1
     user: "1502:1502"
     memory: 128m
     cpus: 1
@@ -310,6 +412,14 @@ failure:
   returned: on failure of a new container
   type: dict
   sample: {exit_code: 3, status: exited, health: null, logs: ["config file missing"], health_log: []}
+engine_calls:
+  description:
+    - The Docker Engine API calls the run made, per call of the Docker SDK, and their C(total); for sizing and
+      debugging. The API version negotiation of the connection is not counted.
+  returned: when the engine was reached
+  type: dict
+  sample: {total: 7, info: 1, containers: 1, inspect_container: 1, inspect_image: 2, create_container_from_config: 1,
+           remove_container: 1}
 problems:
   description: When the spec is refused, one entry per breach with service, field, rule, message and fix.
   returned: on refusal
@@ -324,10 +434,11 @@ from ansible_collections.containment.docker.plugins.module_utils._spec import OP
 def main():
     module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS))
     raw = dict((k, v) for k, v in module.params.items() if k in SERVICE_OPTIONS or k in OPERATION_OPTIONS)
-    results, _pruned = _module.converge(module, [raw])
+    results, _pruned, engine_calls = _module.converge(module, [raw])
     result = results[0]
     output = dict(changed=result['changed'], container=result['container'], action=result['action'],
-                  reasons=result['reasons'], actions=result.get('steps', []), findings=result['findings'])
+                  reasons=result['reasons'], actions=result.get('steps', []), findings=result['findings'],
+                  engine_calls=engine_calls)
     if module._diff:
         output['diff'] = result['diff']
     if result.get('failed'):

@@ -61,7 +61,15 @@ notes:
   - "The C(cpu_limit) control compares C(NanoCpus) with the engine host's CPU count from the engine's info."
 seealso:
   - module: containment.docker.secure_container
+    description: Enforces the same controls on one container.
   - module: containment.docker.secure_stack
+    description: Enforces the same controls on all services of a host.
+  - name: The audit playbook
+    link: https://github.com/containment/docker/blob/main/docs/audit.md
+    description: Auditing a fleet with the playbook C(containment.docker.audit), its variables, reports and CI recipes.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
 '''
 
 EXAMPLES = r'''

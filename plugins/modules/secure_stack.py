@@ -21,9 +21,23 @@ description:
     Containers the collection does not manage are never touched.
   - Changes run with a few engine calls in parallel; each replaced service is rolled back on its own if
     its new container does not stay up, and the task then fails naming it.
-  - This is the module behind the role M(containment.docker.secure_services).
+  - This is the module behind the role P(containment.docker.secure_services#role).
 author:
   - containment.docker maintainers (@containment)
+seealso:
+  - module: containment.docker.secure_container
+    description: One container, with the same options per service.
+  - module: containment.docker.secure_container_audit
+    description: Audit the containers of an engine against the same controls.
+  - name: The secure_services role
+    link: https://github.com/containment/docker/blob/main/roles/secure_services/README.md
+    description: The role P(containment.docker.secure_services#role) converges the services of every inventory host from group_vars and host_vars.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
+  - name: Safe replace and the host lock
+    link: https://github.com/containment/docker/blob/main/docs/reliability.md
+    description: What happens when a run is interrupted or races another run.
 extends_documentation_fragment:
   - containment.docker.docker
   - containment.docker.docker.converge
@@ -44,6 +58,10 @@ options:
         (C(name), C(image), C(user), C(memory), C(cpus), C(ports), C(tmpfs), C(volumes), C(env), C(exceptions),
         C(state), C(pull), C(grace_period), ...) with the same defaults, except the connection options.
       - Unknown keys, bad units and policy breaches are refused with the service's name.
+      - C(secret_env), C(env_file) and C(secrets) work as in M(containment.docker.secure_container). The values of
+        C(secret_env), of env files and of C(env) names that look secret are registered with Ansible's output
+        masking as soon as the module reads its arguments, the module arguments shown at C(-vvv) carry them as
+        C((secret)), and no result, diff, reason or message holds them.
     type: list
     elements: dict
     required: true
@@ -58,13 +76,13 @@ EXAMPLES = r'''
   containment.docker.secure_stack:
     services:
       - name: web
-        image: containment-demo/doggos:1
+        image: registry.example.com/shop/web:1.4.2
         user: "1501:1501"
         memory: 64m
         cpus: 0.5
         ports: [127.0.0.1:8080:8080]
       - name: worker
-        image: containment-test/busybox:1
+        image: registry.example.com/shop/worker:3.0.1
         user: "1502:1502"
         memory: 32m
         cpus: 0.25
@@ -112,6 +130,15 @@ pruned:
   type: list
   elements: dict
   sample: [{name: old-api, service: old-api, action: remove, reasons: [no longer listed]}]
+engine_calls:
+  description:
+    - The Docker Engine API calls the run made, per call of the Docker SDK, and their C(total). With nothing to
+      change on a host with N services of one image, a run makes N + 6 calls (engine information; the host lock's
+      image check, take and release; one container listing; one image inspect; one inspect per service).
+  returned: when the engine was reached
+  type: dict
+  sample: {total: 26, info: 1, containers: 1, inspect_container: 20, inspect_image: 2, create_container_from_config: 1,
+           remove_container: 1}
 summary:
   description: Count of services per action.
   returned: always
@@ -127,15 +154,15 @@ def main():
         services=dict(type='list', elements='dict', required=True),
         prune=dict(type='bool', default=True),
     ), _module.CONVERGE_OPTIONS))
-    results, pruned = _module.converge(module, module.params['services'], prune=module.params['prune'],
-                                       check_unique_uid=True)
+    results, pruned, engine_calls = _module.converge(module, module.params['services'], prune=module.params['prune'],
+                                                     check_unique_uid=True)
     summary = dict((action, 0) for action in ('create', 'recreate', 'start', 'stop', 'remove', 'none'))
     for result in results:
         summary[result['action']] += 1
     summary['pruned'] = len(pruned)
     failed = [r for r in results if r.get('failed')]
     summary['failed'] = len(failed)
-    output = dict(changed=bool(pruned) or any(r['changed'] for r in results), summary=summary,
+    output = dict(changed=bool(pruned) or any(r['changed'] for r in results), summary=summary, engine_calls=engine_calls,
                   pruned=[dict((k, v) for k, v in p.items() if k != 'diff') for p in pruned],
                   services=[dict((k, v) for k, v in r.items() if k != 'diff') for r in results])
     if module._diff:

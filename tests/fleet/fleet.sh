@@ -273,7 +273,7 @@ write_inventory() { # write_inventory N
 # ------------------------------------------------------------------------------
 cmd_up() {
     local n=${1:-}
-    [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)) || die "usage: fleet.sh up N   (1 <= N <= 200)"
+    if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 200)); then die "usage: fleet.sh up N   (1 <= N <= 200)"; fi
     local start=$SECONDS i
 
     # the main engine and the test images on it (no-ops when already there)
@@ -331,7 +331,7 @@ cmd_down() {
     rmdir "$RUN_ROOT" "$DATA_ROOT" 2>/dev/null || true
     rm -f "$INVENTORY"
     rmdir "$(dirname "$INVENTORY")" 2>/dev/null || true
-    ((any)) && say "down" || say "no fleet hosts"
+    if ((any)); then say "down"; else say "no fleet hosts"; fi
 }
 
 cmd_status() {

@@ -79,15 +79,15 @@ class Sandbox(object):
             self.tags.append(tag)
         return tag
 
-    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container", python=None, env=None,
-            wrapper=()):
+    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container", verbosity=0, python=None,
+            env=None):
         """Run one playbook with one task per dict of module options in `tasks` (or one dict).
 
         Each task may fail (ignore_errors); its registered result is returned, so a test asserts
         on failures as on successes. One dict in, one result out; a list in, a list out.
-        python: the interpreter the module runs with (default: ansible-playbook's own); env: more
-        environment for ansible-playbook (hence the module); wrapper: a command prefix, such as
-        setpriv to run as another user."""
+        The output of each run is kept in output-N.txt of the test's tmp_path. python: the interpreter
+        the module runs with (default: ansible-playbook's own); env: more environment for
+        ansible-playbook (hence the module); a task's "_module" key picks another module for it."""
         single = isinstance(tasks, dict)
         tasks = [tasks] if single else list(tasks)
         self.runs += 1
@@ -103,9 +103,10 @@ class Sandbox(object):
         play = [{"hosts": "localhost", "gather_facts": False,
                  "vars": {"ansible_python_interpreter": python or "{{ ansible_playbook_python }}"}, "tasks": steps}]
         playbook.write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
-        cmd = list(wrapper) + [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
+        cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
+        cmd += ["-" + "v" * verbosity] if verbosity else []
         began = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **dict(ANSIBLE_ENV, **(env or {}))),
                               timeout=300, check=False)

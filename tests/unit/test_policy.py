@@ -444,6 +444,18 @@ HEALTHCHECK = [
     case('an empty healthcheck test warns', WARN, {'Config.Healthcheck': {'Test': []}}),
 ]
 
+NO_PLAIN_SECRET_ENV = [
+    case('plain env with ordinary names passes', PASS, {'Config.Env': ['PATH=/bin', 'LOG_LEVEL=Sx9-info']}),
+    case('a password in plain env warns, naming it and never its value', WARN,
+         {'Config.Env': ['DB_PASSWORD=Sx9-hunter2']}, says='DB_PASSWORD looks like a secret passed as plain env'),
+    case('tokens, secrets and *_KEY names warn', WARN,
+         {'Config.Env': ['GH_TOKEN=Sx9-1', 'APP_SECRET=Sx9-2', 'AWS_ACCESS_KEY=Sx9-3']},
+         says='APP_SECRET, AWS_ACCESS_KEY, GH_TOKEN look like secrets'),
+    case('names the collection gave as secret_env (label) pass', PASS,
+         {'Config.Env': ['DB_PASSWORD=Sx9-4'], 'Config.Labels': {'containment.secret-env': 'DB_PASSWORD'}}),
+    case('a name like KEYBOARD_LAYOUT is no secret', PASS, {'Config.Env': ['KEYBOARD_LAYOUT=Sx9-de']}),
+]
+
 TABLES = {
     'non_root_user': NON_ROOT_USER,
     'no_new_privileges': NO_NEW_PRIVILEGES,
@@ -463,6 +475,7 @@ TABLES = {
     'ports_bound': PORTS_BOUND,
     'restart_policy': RESTART_POLICY,
     'unique_uid': UNIQUE_UID,
+    'no_plain_secret_env': NO_PLAIN_SECRET_ENV,
     'healthcheck': HEALTHCHECK,
 }
 
@@ -481,6 +494,8 @@ def finding_for(control_id, c, **overrides):
 @pytest.mark.parametrize('control_id, c', all_cases())
 def test_control(control_id, c):
     finding = finding_for(control_id, c)
+    for item in c.inspect()['Config'].get('Env') or []:  # no env value in any finding
+        assert 'Sx9' not in repr(finding), finding
     assert finding['status'] == c.status, finding['message']
     assert finding['control'] == control_id
     if c.says:

@@ -68,22 +68,22 @@ def fleet():
 # ---------------------------------------------------------------- the audit itself
 
 def test_audit_runs_every_control_of_the_table_on_every_container():
-    result = _audit.audit([managed("a", 1501), by_hand("b")], host_cpus=2)
-    assert [c["name"] for c in result["containers"]] == ["a", "b"]
-    for name in ("a", "b"):
+    result = _audit.audit([managed("aa", 1501), by_hand("bb")], host_cpus=2)
+    assert [c["name"] for c in result["containers"]] == ["aa", "bb"]
+    for name in ("aa", "bb"):
         assert list(statuses(result, name)) == [c.id for c in _policy.CONTROLS]
 
 
 def test_audit_findings_are_the_policy_findings_plus_the_container():
-    inspect = by_hand("b", CapAdd=["cap_sys_admin"])
+    inspect = by_hand("bb", CapAdd=["cap_sys_admin"])
     result = _audit.audit([inspect], host_cpus=2)
     expected = _policy.evaluate(inspect, {"host_cpus": 2, "uid_owners": {}})
     for finding, want in zip(result["findings"], expected):
-        assert finding["container"] == "b" and finding["container_id"] == inspect["Id"]
+        assert finding["container"] == "bb" and finding["container_id"] == inspect["Id"]
         assert finding["image"] == "containment-test/busybox:1"
         for key, value in want.items():
             assert finding[key] == value
-    assert statuses(result, "b")["cap_drop_all"] == "fail"
+    assert statuses(result, "bb")["cap_drop_all"] == "fail"
 
 
 def test_good_container_passes_and_exception_is_excepted_with_reason():
@@ -99,28 +99,28 @@ def test_good_container_passes_and_exception_is_excepted_with_reason():
 
 
 def test_unique_uid_is_computed_across_the_audited_containers():
-    alone = _audit.audit([managed("a", 1501)], 2)
-    assert statuses(alone, "a")["unique_uid"] == "pass"
-    shared = _audit.audit([managed("a", 1501), managed("b", 1501)], 2)
-    assert statuses(shared, "a")["unique_uid"] == "fail"
-    assert statuses(shared, "b")["unique_uid"] == "fail"
-    assert _audit.uid_owners([managed("a", 1501), managed("b", 1501), by_hand("c")]) == {"1501": {"a", "b"}}
+    alone = _audit.audit([managed("aa", 1501)], 2)
+    assert statuses(alone, "aa")["unique_uid"] == "pass"
+    shared = _audit.audit([managed("aa", 1501), managed("bb", 1501)], 2)
+    assert statuses(shared, "aa")["unique_uid"] == "fail"
+    assert statuses(shared, "bb")["unique_uid"] == "fail"
+    assert _audit.uid_owners([managed("aa", 1501), managed("bb", 1501), by_hand("cc")]) == {"1501": {"aa", "bb"}}
 
 
 def test_host_cpus_bounds_cpu_limit():
-    assert statuses(_audit.audit([managed("a", 1501, cpus=2)], host_cpus=2), "a")["cpu_limit"] == "pass"
-    assert statuses(_audit.audit([managed("a", 1501, cpus=2)], host_cpus=1), "a")["cpu_limit"] == "fail"
+    assert statuses(_audit.audit([managed("aa", 1501, cpus=2)], host_cpus=2), "aa")["cpu_limit"] == "pass"
+    assert statuses(_audit.audit([managed("aa", 1501, cpus=2)], host_cpus=1), "aa")["cpu_limit"] == "fail"
 
 
 def test_summary_counts_per_status_and_per_control():
-    result = _audit.audit([managed("a", 1501), by_hand("b"), by_hand("c")], 2)
+    result = _audit.audit([managed("aa", 1501), by_hand("bb"), by_hand("cc")], 2)
     findings = result["findings"]
     summary = result["summary"]
     assert summary["containers"] == 3
     assert summary["by_status"] == _policy.summarize(findings)
     assert sum(summary["by_status"].values()) == 3 * len(_policy.CONTROLS)
     assert summary["by_control"]["memory_limit"] == {"pass": 1, "fail": 2, "excepted": 0, "warn": 0}
-    assert summary["failing_containers"] == ["b", "c"]
+    assert summary["failing_containers"] == ["bb", "cc"]
 
 
 @pytest.mark.parametrize("patterns,name,expected", [

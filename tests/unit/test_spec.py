@@ -313,8 +313,7 @@ SOCKET_VOLUMES = ['/var/run/docker.sock:/var/run/docker.sock', '/run/docker.sock
                   'sock:/var/run/docker.sock', '/srv/../var/run:/host-run', '/var//run:/host-run']
 SENSITIVE_VOLUMES = ['/etc:/host-etc', '/etc/ssl/private:/certs', '/proc:/host-proc', '/sys:/host-sys',
                      '/dev:/host-dev', '/usr:/host-usr', '/lib:/host-lib', '/boot:/host-boot']
-UNCONFINED = ['seccomp=unconfined', 'seccomp:unconfined', 'apparmor=unconfined', 'label=disable',
-              'systempaths=unconfined']
+UNCONFINED = ['seccomp=unconfined', 'seccomp:unconfined', 'apparmor=unconfined', 'label=disable']
 
 VALIDATE_REFUSES = [
     ('user %r' % u, raw(user=u), 'non_root_user', None) for u in ('root', '0', '0:0', 'root:root', '1500', '1500:0', 'app')
@@ -413,7 +412,7 @@ VALIDATE_ACCEPTS = [
     ('a read-only bind', raw(volumes=['/srv/app/config:/config']), {'no_sensitive_mounts': 'pass'}),
     ('a bind said to be :rw', raw(volumes=['/srv/app/data:/data:rw']), {'no_sensitive_mounts': 'pass'}),
     ('a named volume', raw(volumes=['data:/data']), {'no_sensitive_mounts': 'pass', 'no_docker_socket': 'pass'}),
-    ('a custom seccomp profile', raw(security_opts=['seccomp=/etc/docker/seccomp/web.json']),
+    ('a custom seccomp profile', raw(security_opts=['seccomp={"defaultAction": "SCMP_ACT_ERRNO"}']),
      {'security_profiles': 'pass', 'no_new_privileges': 'pass'}),
     ('a bare no-new-privileges in security_opts', raw(security_opts=['no-new-privileges']),
      {'no_new_privileges': 'pass'}),
