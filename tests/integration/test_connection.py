@@ -198,14 +198,15 @@ def test_role_and_audit_playbook_through_tls_with_unreachable_and_not_audited_ho
 
 # ------------------------------------------------------------------ the local engine's failure modes
 
-def test_socket_missing_and_engine_not_running(sandbox, tmp_path):
+def test_socket_missing_engine_not_running_and_ssh_without_paramiko(sandbox, tmp_path):
     dead = tmp_path / "dead.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(dead))
     listener.close()  # the file stays, nobody listens: what a crashed dockerd leaves
-    missing, stale = sandbox.run([
+    missing, stale, ssh = sandbox.run([
         {"docker_host": "unix://%s/none.sock" % tmp_path, "names": []},
         {"docker_host": "unix://%s" % dead, "names": []},
+        {"docker_host": "ssh://nobody@127.0.0.1:1", "names": []},
     ], module="containment.docker.secure_container_audit")
     assert msg(missing) == ("no Docker engine socket at %s/none.sock on %s (the file does not exist): dockerd is not "
                             "running there, or it listens elsewhere. Fix: start it (systemctl start docker), or set "
@@ -213,6 +214,10 @@ def test_socket_missing_and_engine_not_running(sandbox, tmp_path):
     assert msg(stale) == ("nobody listens on %s on %s: the socket file exists but dockerd is not running (or died and "
                           "left it behind). Fix: start it (systemctl start docker), or set docker_host (or DOCKER_HOST) "
                           "to the socket of the engine that runs." % (dead, socket.gethostname()))
+    if __import__("importlib").util.find_spec("paramiko") is None:  # the venv's SDK, without paramiko
+        assert msg(ssh).startswith("docker_host ssh://nobody@127.0.0.1:1 is an ssh:// URL, which the Docker SDK "
+                                   "reaches with paramiko, not installed on %s. Fix: install it" % socket.gethostname())
+        assert "or set use_ssh_client: true to use the ssh binary" in msg(ssh)
 
 
 def test_permission_denied_on_the_socket_names_the_user_and_the_fix(engine):
