@@ -1,6 +1,6 @@
 # containment.docker - development and CI entry points. See docs/development.md.
 #
-#   make test     venv + engine + images + unit + integration + molecule + lint (what .ci/run runs)
+#   make test     venv + engine + images + unit + integration + faults + molecule + lint (what .ci/run runs)
 #   make lint     ansible-lint, ansible-test sanity (builds its venvs from PyPI on first run), shellcheck,
 #                 antsibull-docs lint and the changelog check
 #   make demo     scripts/demo
@@ -38,7 +38,7 @@ endif
 # exist; pip warns once per package. Keep real errors, drop that noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help venv engine images unit integration molecule lint ansible-lint sanity test demo \
+.PHONY: help venv engine images unit integration faults molecule lint ansible-lint sanity test demo \
         fleet-up fleet-down fleet-status fleet-check collection-path clean distclean
 
 help:
@@ -47,8 +47,9 @@ help:
 	@echo "make images       build the local test/demo images (scripts/build-images)"
 	@echo "make unit         pytest tests/unit (no engine needed)"
 	@echo "make integration  pytest tests/integration (engine + images)"
+	@echo "make faults       pytest tests/faults: kills, concurrent runs, engine errors and restarts on a fleet host of its own (root)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
-	@echo "make test         venv engine images unit integration molecule lint  (= .ci/run)"
+	@echo "make test         venv engine images unit integration faults molecule lint  (= .ci/run)"
 	@echo "make lint         ansible-lint + ansible-test sanity + shellcheck + docs-lint + changelog-lint"
 	@echo "make changelog    release the changelog fragments into CHANGELOG.rst (scripts/changelog-release)"
 	@echo "make demo         scripts/demo"
@@ -86,6 +87,11 @@ integration: venv engine images
 	@echo ">>> integration tests"
 	@scripts/run-pytest tests/integration
 
+# the fault-injection suite brings up its own fleet host (tests/faults/conftest.py: prefix cdflt, 10.243)
+faults: venv engine images
+	@echo ">>> fault-injection tests"
+	@scripts/run-pytest tests/faults
+
 molecule: venv engine images
 	@if compgen -G 'molecule/*/molecule.yml' >/dev/null; then \
 		echo ">>> molecule test --all"; \
@@ -94,7 +100,7 @@ molecule: venv engine images
 		echo "================ SKIPPED: no molecule scenarios (molecule/*/molecule.yml) yet ================"; \
 	fi
 
-test: venv engine images unit integration molecule lint
+test: venv engine images unit integration faults molecule lint
 
 # --- lint -------------------------------------------------------------------------
 

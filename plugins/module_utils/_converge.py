@@ -394,7 +394,8 @@ class Converger(object):
                 return
             for job, inspect in zip(list(pending), states):
                 job.state = (inspect or {}).get('State') or {}
-                verdict = judge_start(job.state, elapsed, job.ops['grace_period'], job.ops['healthy_timeout'])
+                verdict = judge_start(job.state, elapsed, job.ops['grace_period'], job.ops['healthy_timeout'],
+                                      (inspect or {}).get('RestartCount') or 0)
                 if verdict != 'wait':
                     pending.remove(job)
                     if verdict == 'down':
@@ -530,13 +531,15 @@ def pause_point(phase, service):
     time.sleep(3600)
 
 
-def judge_start(state, elapsed, grace_period, healthy_timeout):
+def judge_start(state, elapsed, grace_period, healthy_timeout, restarts=0):
     """'up', 'down' or 'wait' for a container started `elapsed` seconds ago. Pure.
 
     Up: still running after the grace period and, with a healthcheck, healthy.
-    Down: exited, restarting (it crashed), unhealthy, or not healthy in time."""
+    Down: exited, restarting (it crashed), restarted by its restart policy since it was started (a
+    crash loop can be running at every look: Docker restarts it 100 ms after an exit; `restarts` is
+    the inspect's RestartCount, which a start resets to 0), unhealthy, or not healthy in time."""
     health = (state.get('Health') or {}).get('Status')
-    if not state.get('Running') or state.get('Restarting') or health == 'unhealthy':
+    if not state.get('Running') or state.get('Restarting') or restarts or health == 'unhealthy':
         return 'down'
     if elapsed >= grace_period and health in (None, 'healthy'):
         return 'up'

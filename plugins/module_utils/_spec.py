@@ -61,7 +61,7 @@ SERVICE_OPTIONS = dict(
     security_opts=dict(type='list', elements='str', default=[]),
     devices=dict(type='list', elements='str', default=[]),
     exceptions=dict(type='dict', default={}),
-    restart_policy=dict(type='str', default='on-failure', choices=['no', 'on-failure', 'always', 'unless-stopped']),
+    restart_policy=dict(type='str', default='always', choices=['no', 'on-failure', 'always', 'unless-stopped']),
     restart_retries=dict(type='int', default=5),
     healthcheck=dict(type='dict', options=dict(
         test=dict(type='raw', required=True),

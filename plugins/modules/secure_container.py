@@ -239,12 +239,16 @@ options:
     type: dict
     default: {}
   restart_policy:
-    description: Restart policy. C(always) and C(unless-stopped) break the C(restart_policy) control.
+    description:
+      - Restart policy. C(always) brings a service that was running back after the engine restarts or is killed,
+        or the host reboots, whatever its exit code on SIGTERM; Docker's restart back-off bounds a crash loop.
+      - C(no) is for one-shot jobs. C(on-failure) and C(unless-stopped) break the C(restart_policy) control,
+        as each leaves a service down after some engine restarts (see docs/policy.md).
     type: str
-    default: on-failure
+    default: always
     choices: ['no', on-failure, always, unless-stopped]
   restart_retries:
-    description: Retries of C(on-failure), 1 to 5.
+    description: Retries of C(on-failure) (ignored by the other policies).
     type: int
     default: 5
   healthcheck:
