@@ -83,6 +83,7 @@ unit: venv
 	@scripts/run-pytest tests/unit
 
 integration: venv engine images
+	@scripts/ensure-test-packages
 	@echo ">>> integration tests"
 	@scripts/run-pytest tests/integration
 

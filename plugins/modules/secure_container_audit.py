@@ -82,9 +82,13 @@ EXAMPLES = r'''
     that: audit.summary.failing_containers | length == 0
     fail_msg: "Failing containers: {{ audit.summary.failing_containers | join(', ') }}"
 
-- name: Audit the managed web containers of a remote engine
+- name: Audit the managed web containers of a remote engine, over mutual TLS
   containment.docker.secure_container_audit:
-    docker_host: tcp://10.0.0.5:2375
+    docker_host: tcp://docker1.example.com:2376
+    validate_certs: true
+    ca_path: /etc/containment/docker1/ca.pem
+    client_cert: /etc/containment/docker1/cert.pem
+    client_key: /etc/containment/docker1/key.pem
     names: [web-*]
     managed_only: true
 
@@ -265,10 +269,10 @@ def main():
     module = _module.new_module(_module.argument_spec(AUDIT_OPTIONS))
     engine = _module.connect(module)
     try:
-        result = _audit.run(engine, module.params['docker_host'], names=module.params['names'],
+        result = _audit.run(engine, engine.url, names=module.params['names'],
                             labels=module.params['labels'], managed_only=module.params['managed_only'])
     except (_engine.EngineError, _engine.DockerException) as exc:
-        module.fail_json(msg='the audit could not read the engine at %s: %s' % (module.params['docker_host'], exc))
+        module.fail_json(msg='the audit could not read the engine at %s: %s' % (engine.url, exc))
     module.exit_json(changed=False, **result)
 
 
