@@ -40,7 +40,7 @@ SERVICE_OPTIONS = dict(
         name=dict(type='str', required=True),
         source=dict(type='str', required=True),
         target=dict(type='str'),
-    ), default=[]),
+    ), default=[], no_log=False),  # names and paths of secret files, never their content
     user=dict(type='str', required=True),
     memory=dict(type='str', required=True),
     memory_swap=dict(type='str'),

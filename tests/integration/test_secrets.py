@@ -105,6 +105,7 @@ def playbook(tmp_path, name, args):
 
 def test_a_secret_in_every_output_path_of_the_module(sandbox, secrets, tmp_path):
     name = sandbox.name("app")
+
     def run(options, **kw):
         return sandbox.run(options, verbosity=VERBOSE, **kw)
 
