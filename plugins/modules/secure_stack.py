@@ -86,7 +86,7 @@ services:
       description: The service.
       type: str
     action:
-      description: One of create, recreate, start, stop, remove, none.
+      description: One of create, recreate, restart, start, stop, remove, none.
       type: str
     reasons:
       description: Why, for example the fields that drifted.
@@ -129,7 +129,7 @@ summary:
   description: Count of services per action.
   returned: always
   type: dict
-  sample: {create: 0, recreate: 1, none: 19, remove: 0, start: 0, stop: 0, pruned: 0, failed: 0}
+  sample: {create: 0, recreate: 1, restart: 0, none: 19, remove: 0, start: 0, stop: 0, pruned: 0, failed: 0}
 '''
 
 from ansible_collections.containment.docker.plugins.module_utils import _module
@@ -142,7 +142,7 @@ def main():
     ), _module.CONVERGE_OPTIONS))
     results, pruned, engine_calls = _module.converge(module, module.params['services'], prune=module.params['prune'],
                                                      check_unique_uid=True)
-    summary = dict((action, 0) for action in ('create', 'recreate', 'start', 'stop', 'remove', 'none'))
+    summary = dict((action, 0) for action in ('create', 'recreate', 'restart', 'start', 'stop', 'remove', 'none'))
     for result in results:
         summary[result['action']] += 1
     summary['pruned'] = len(pruned)
