@@ -21,6 +21,11 @@ description:
     Containers the collection does not manage are never touched.
   - Changes run with a few engine calls in parallel; each replaced service is rolled back on its own if
     its new container does not stay up, and the task then fails naming it.
+  - "Start order: a service with C(depends_on) (as Compose writes it, for example C({db: {condition: service_healthy}}))
+    begins only once its dependencies run (C(service_started)) or are healthy (C(service_healthy)), and keeps its change
+    only once theirs is kept; services that depend on nothing still start together. A dependency that fails stops its
+    dependants (not replaced, old container left running). Cycles and unknown names are refused before any change."
+  - C(recreate) and C(restart) per service force a recreate or a restart in this run (a handler's job).
   - This is the module behind the role M(containment.docker.secure_services).
 author:
   - containment.docker maintainers (@containment)
@@ -73,6 +78,36 @@ EXAMPLES = r'''
         memory: 32m
         cpus: 0.25
     prune: true
+
+- name: An API that starts only once its database is healthy, and a front end after the API
+  containment.docker.secure_stack:
+    services:
+      - name: db
+        image: containment-test/busybox:1
+        user: "1511:1511"
+        memory: 32m
+        cpus: 0.25
+        command: [sh, -c, "sleep 2; touch /tmp/ready; exec sleep 3600"]
+        healthcheck:
+          test: test -e /tmp/ready
+          interval: 1s
+      - name: api
+        image: containment-test/busybox:1
+        user: "1512:1512"
+        memory: 32m
+        cpus: 0.25
+        command: [sleep, "3600"]
+        depends_on:
+          db:
+            condition: service_healthy
+      - name: front
+        image: containment-test/busybox:1
+        user: "1513:1513"
+        memory: 32m
+        cpus: 0.25
+        command: [sleep, "3600"]
+        depends_on: [api]
+    prune: false
 '''
 
 RETURN = r'''
