@@ -550,7 +550,6 @@ class Converger(object):
             return
         now = time.monotonic()
         for job, inspect in zip(watching, states):
-            job.polled = now
             job.state = (inspect or {}).get('State') or {}
             verdict = judge_start(job.state, now - job.started_at, job.ops['grace_period'], job.ops['healthy_timeout'])
             if verdict == 'up':
@@ -732,7 +731,6 @@ class _Job(object):
         self.begun = False
         self.watch = None
         self.started_at = None
-        self.polled = None
         self.state = None
         self.failure = None
 

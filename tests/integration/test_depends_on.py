@@ -144,3 +144,26 @@ def test_recreate_and_restart_triggers(sandbox):
 
     unchanged = sandbox.run({"services": [worker], "prune": False}, module=STACK)
     assert unchanged["changed"] is False
+
+
+def test_a_restart_that_does_not_come_up_fails_with_the_exit_code_and_logs(sandbox):
+    """The handler's case: a configuration file the service reads changed, the restart reads it."""
+    config = sandbox.tmp_path / "app.conf"
+    config.write_text("good\n", encoding="utf-8")
+    config.chmod(0o644)
+    # restart_policy no: under on-failure the crash loop's restarts are judged by RestartCount (branch faults)
+    app = base(sandbox, "app", 1905, volumes=["%s:/run/app.conf:ro" % config], restart_policy="no",
+               command=["sh", "-c", "grep -q good /run/app.conf || { echo bad config; exit 3; }; exec sleep 3600"])
+    first = sandbox.run({"services": [app], "prune": False}, module=STACK)
+    assert not first.get("failed"), first.get("msg")
+    old = inspect(app["name"])
+
+    with open(config, "w", encoding="utf-8") as handle:  # in place: the bind mount sees the same file
+        handle.write("bad\n")
+    result = sandbox.run({"services": [dict(app, restart=True)], "prune": False}, module=STACK)
+    assert result.get("failed") is True
+    service = result["services"][0]
+    assert service["action"] == "restart" and service["failure"]["exit_code"] == 3, service
+    assert "bad config" in service["failure"]["logs"]
+    assert "no older container to roll back to" in service["msg"], service["msg"]
+    assert inspect(app["name"])["Id"] == old["Id"], "restarted in place, nothing replaced"
