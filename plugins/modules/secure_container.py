@@ -268,7 +268,7 @@ options:
   depends_on:
     description:
       - The services this one needs running first, as Compose writes them. Only meaningful in
-        M(containment.docker.secure_stack) and the role M(containment.docker.secure_services), where every named
+        M(containment.docker.secure_stack) and the role P(containment.docker.secure_services#role), where every named
         service must be in the same list (this module converges one service, so any name here is refused).
       - "A list of names (C([db, cache])), a mapping of name to C({condition}) (C({db: {condition: service_healthy}})),
         or a list mixing names, such one-key mappings and C({service, condition}) dicts."
