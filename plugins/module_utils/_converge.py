@@ -252,7 +252,7 @@ def plan_service(spec, ops, live, image, ctx):
     action, reasons = 'recreate', _dedupe(reasons)
     running = bool((live.get('State') or {}).get('Running'))
     if not reasons and ops.get('recreate'):
-        reasons = ['recreate: true (recreated although nothing differs)']
+        reasons = ['recreate: true']
     if not reasons:
         action, reasons = 'none', []
         if state == 'started' and not running:
@@ -260,7 +260,7 @@ def plan_service(spec, ops, live, image, ctx):
         elif state == 'stopped' and running:
             action, reasons = 'stop', ['state is stopped']
         elif state == 'started' and ops.get('restart'):
-            action, reasons = 'restart', ['restart: true (restarted although nothing differs)']
+            action, reasons = 'restart', ['restart: true']
     return {'action': action, 'reasons': reasons, 'desired': desired, 'ctx': ctx}
 
 

@@ -7,9 +7,12 @@ dependency's Health log, right after a failing one) or, for service_started, sta
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from datetime import datetime, timezone
 
-from integration_helpers import inspect
+from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, inspect
 
 STACK = "containment.docker.secure_stack"
 READY = "/tmp/ready"
@@ -167,3 +170,31 @@ def test_a_restart_that_does_not_come_up_fails_with_the_exit_code_and_logs(sandb
     assert "bad config" in service["failure"]["logs"]
     assert "no older container to roll back to" in service["msg"], service["msg"]
     assert inspect(app["name"])["Id"] == old["Id"], "restarted in place, nothing replaced"
+
+
+def test_the_role_passes_depends_on_restart_and_recreate_through(sandbox):
+    """Deployed through the role (its argument specs accept the options), then the plan of a handler's
+    restart and a forced recreate, in check mode: the summary says what would be done."""
+    worker = base(sandbox, "worker", 1906)
+    services = [dict(s, enabled=True) for s in stack(sandbox)] + [worker]
+
+    def role(overrides, check):
+        play = [{"hosts": "localhost", "gather_facts": False,
+                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}", "secure_services_services": services,
+                          "secure_services_prune": False, "secure_services_overrides": overrides},
+                 "roles": ["containment.docker.secure_services"]}]
+        path = sandbox.tmp_path / ("role-%d.yml" % len(list(sandbox.tmp_path.glob("role-*.yml"))))
+        path.write_text(json.dumps(play), encoding="utf-8")
+        proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(path)] + (["--check"] if check else []),
+                              capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV), timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    role({}, check=False)
+    db, api = inspect(sandbox.name("db")), inspect(sandbox.name("api"))
+    assert started(api) >= became_healthy(db)
+
+    plan = role({worker["name"]: {"restart": True}, sandbox.name("web"): {"recreate": True}}, check=True)
+    assert "%s: would be restarted (restart: true)" % worker["name"] in plan, plan
+    assert "%s: would be recreated (recreate: true)" % sandbox.name("web") in plan, plan
+    assert "restarted 1" in plan and "recreated 1" in plan

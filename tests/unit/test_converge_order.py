@@ -213,11 +213,11 @@ def plan(spec, live, **operations):
 
 @pytest.mark.parametrize('operations, running, action, reasons', [
     ({}, True, 'none', []),
-    ({'recreate': True}, True, 'recreate', ['recreate: true (recreated although nothing differs)']),
-    ({'recreate': True, 'state': 'stopped'}, False, 'recreate', ['recreate: true (recreated although nothing differs)']),
-    ({'restart': True}, True, 'restart', ['restart: true (restarted although nothing differs)']),
+    ({'recreate': True}, True, 'recreate', ['recreate: true']),
+    ({'recreate': True, 'state': 'stopped'}, False, 'recreate', ['recreate: true']),
+    ({'restart': True}, True, 'restart', ['restart: true']),
     ({'restart': True}, False, 'start', ['container is not running']),        # a start is the restart
-    ({'restart': True, 'recreate': True}, True, 'recreate', ['recreate: true (recreated although nothing differs)']),
+    ({'restart': True, 'recreate': True}, True, 'recreate', ['recreate: true']),
 ])
 def test_recreate_and_restart_triggers(operations, running, action, reasons):
     spec = spec_of()
