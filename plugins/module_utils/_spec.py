@@ -21,6 +21,8 @@ import math
 import re
 import shlex
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 from ansible_collections.containment.docker.plugins.module_utils import _secrets as secrets
 
@@ -72,6 +74,9 @@ SERVICE_OPTIONS = dict(
     )),
     labels=dict(type='dict', default={}),
     stop_timeout=dict(type='int', default=10),
+    # TEMPORARY declaration (issue 10, item 4) until branch `options` declares it in its table; the
+    # normalised shape is fixed: a sorted list of {'service', 'condition'}, not in the hash or the diff.
+    depends_on=dict(type='raw'),
 )
 
 # Options that say how to converge, not what to run: they do not enter the spec hash.
@@ -80,6 +85,9 @@ OPERATION_OPTIONS = dict(
     pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
     grace_period=dict(type='float', default=3),
     healthy_timeout=dict(type='float', default=60),
+    # TEMPORARY declarations (issue 10, item 5) until branch `options` declares them in its table.
+    recreate=dict(type='bool', default=False),
+    restart=dict(type='bool', default=False),
 )
 
 DEFAULT_NETWORK_PREFIX = 'containment_'
@@ -475,6 +483,7 @@ def normalize_spec(raw, service=None):
         spec['labels'][str(key)] = _label_text(value)
     # Config.StopTimeout is a Go int of seconds; the engine waits forever for a negative one.
     spec['stop_timeout'] = _int_field(errors, 'stop_timeout', values['stop_timeout'], 0, MAX_STOP_TIMEOUT)
+    spec['depends_on'] = _depends_on(errors, values['depends_on'])
 
     _operation_values(errors, raw)
     if errors.problems:
@@ -595,6 +604,12 @@ def _operation_values(errors, raw):
         value = raw.get(key)
         if value is None:
             ops[key] = option.get('default')
+        elif option['type'] == 'bool':
+            try:
+                ops[key] = boolean(value, strict=True)
+            except TypeError:
+                errors.add(key, 'format', '%s %r is not a boolean' % (key, value), 'set %s to true or false' % key)
+                ops[key] = option.get('default')
         elif 'choices' in option:
             if value not in option['choices']:
                 errors.add(key, 'format', '%s %r is not one of %s' % (key, value, ', '.join(option['choices'])),
@@ -607,6 +622,56 @@ def _operation_values(errors, raw):
                            'give %s in seconds, such as 3 or 0.5' % key)
             ops[key] = number
     return ops
+
+
+DEPENDENCY_CONDITIONS = ('service_started', 'service_healthy')
+
+
+def _depends_on(errors, value):
+    """Compose's depends_on: a list of names, a mapping of name -> {condition}, or a list of those items
+    and of {service, condition} dicts. Returns a sorted list of {'service', 'condition'}."""
+    fix = "write depends_on as a list of service names, or as {db: {condition: service_healthy}}"
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        items = [{k: v} for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        errors.add('depends_on', 'format', 'depends_on must be a list or a mapping, not the %s %r' % (type(value).__name__, value), fix)
+        return []
+    result = {}
+    for item in items:
+        options = {}
+        if isinstance(item, dict) and 'service' in item:
+            options = dict(item)
+            name = options.pop('service')
+        elif isinstance(item, dict) and len(item) == 1:
+            name, options = list(item.items())[0]
+            options = {} if options is None else options
+        else:
+            name = item
+        if not isinstance(name, str) or not name.strip() or not isinstance(options, dict):
+            errors.add('depends_on', 'format', 'depends_on item %r is not a service name or {NAME: {condition: ...}}' % (item,), fix)
+            continue
+        unknown = sorted(str(k) for k in options if k not in ('condition', 'required'))
+        condition = options.get('condition') or 'service_started'
+        if unknown:
+            errors.add('depends_on', 'format', 'depends_on %s: %s not supported' % (name, ', '.join(unknown)),
+                       'give only condition (%s)' % ' or '.join(DEPENDENCY_CONDITIONS))
+        elif options.get('required', True) is not True:
+            errors.add('depends_on', 'format', 'depends_on %s: required %r is not supported: every dependency is required' % (
+                name, options['required']), 'remove required, or the dependency')
+        elif condition not in DEPENDENCY_CONDITIONS:
+            errors.add('depends_on', 'format', 'depends_on %s: condition %r is not one of %s' % (
+                name, condition, ', '.join(DEPENDENCY_CONDITIONS)),
+                'use service_started (it runs) or service_healthy (its healthcheck passes); services here are long-running, '
+                'so service_completed_successfully has no meaning')
+        elif name in result:
+            errors.add('depends_on', 'format', 'depends_on names %s twice' % name, 'name each dependency once')
+        else:
+            result[name] = condition
+    return [{'service': name, 'condition': result[name]} for name in sorted(result)]
 
 
 def _finite(value):
@@ -911,6 +976,7 @@ def hashable(spec):
     view = dict(spec)
     view['secret_env'] = sorted(spec.get('secret_env') or {})
     view['secrets'] = [dict((k, v) for k, v in s.items() if k not in ('sha256', 'content')) for s in spec.get('secrets') or []]
+    view.pop('depends_on', None)  # the start order of a stack: no property of the container
     # unused, these options leave the hash as it was before they existed: no recreate on upgrade
     for key in ('secret_env', 'env_file', 'secrets'):
         if not view.get(key):

@@ -284,6 +284,22 @@ options:
     description: Seconds to wait for the container to stop before it is killed.
     type: int
     default: 10
+  depends_on:
+    description:
+      - The services this one needs running first, as Compose writes them. Only meaningful in
+        M(containment.docker.secure_stack) and the role P(containment.docker.secure_services#role), where every named
+        service must be in the same list (this module converges one service, so any name here is refused).
+      - "A list of names (C([db, cache])), a mapping of name to C({condition}) (C({db: {condition: service_healthy}})),
+        or a list mixing names, such one-key mappings and C({service, condition}) dicts."
+      - "V(service_started) (the default): this service is started once the dependency's container runs, and its
+        change is kept only once the dependency's change is. V(service_healthy): started once the dependency is
+        healthy; a dependency without a healthcheck (its own or its image's) is refused."
+      - An unchanged dependency counts as ready when it runs (for V(service_healthy), when it is healthy now).
+      - When a dependency fails, this service is not replaced (its old container is left as it was, or rolled back
+        if it was already set aside) and fails with C(not replaced, its dependency NAME failed).
+      - A cycle, an unknown name, or a dependency whose O(state) is not V(started) is refused before anything changes.
+      - The start order is not part of the container; changing it recreates nothing.
+    type: raw
   state:
     description:
       - V(started) creates or converges the container and makes sure it runs.
@@ -305,6 +321,22 @@ options:
     description: Seconds to wait, at most, for a container with a healthcheck to become healthy.
     type: float
     default: 60
+  recreate:
+    description:
+      - Recreate the container in this run even if nothing differs (safe replace, as for any recreate). Reported as a
+        change. Like O(restart), an operation option for one run, not part of the spec, so the next run without it
+        has nothing to do. Not with O(state=absent).
+    type: bool
+    default: false
+  restart:
+    description:
+      - Restart the running container in this run (stop and start under its name), typically from a handler after a
+        configuration file it reads changed. The usual watch follows; if the container does not come up, the task fails
+        with its exit code and last log lines (there is no older container to roll back to).
+      - A recreate (something differs, or O(recreate)) or a start in the same run already restarts it, so nothing more
+        is done then. Needs O(state=started). Check mode reports V(restart) without touching the container.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -370,6 +402,20 @@ EXAMPLES = r'''
 #       env_file:
 #         - /srv/secrets/api/app.env
 
+# A handler that restarts the service after its configuration file changed:
+#
+#   tasks:
+#     - ansible.builtin.template:
+#         src: app.conf.j2
+#         dest: /srv/app/app.conf
+#       notify: Restart app
+#   handlers:
+#     - name: Restart app
+#       containment.docker.secure_container:
+#         name: app
+#         ...            # the same options as the task that deploys it
+#         restart: true
+
 - name: Remove it again
   containment.docker.secure_container:
     name: edge
@@ -387,7 +433,7 @@ container:
   type: dict
   sample: {id: 4f0c..., name: web, image: "registry.example.com/shop/web:1.4.2", image_id: "sha256:9b1e...", status: running, health: null}
 action:
-  description: What was done, or would be done in check mode.
+  description: What was done, or would be done in check mode (create, recreate, restart, start, stop, remove, none).
   returned: always
   type: str
   sample: recreate

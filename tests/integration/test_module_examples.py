@@ -65,6 +65,11 @@ def test_examples_run_as_documented(module, sandbox, tmp_path, example_images):
     tasks = yaml.safe_load(MODULES[module].EXAMPLES)
     for service in [s for task in tasks for s in _services(task)]:
         service['name'] = sandbox.prefix + service['name']
+        deps = service.get('depends_on')
+        if isinstance(deps, dict):
+            service['depends_on'] = dict((sandbox.prefix + name, value) for name, value in deps.items())
+        elif deps:
+            service['depends_on'] = [sandbox.prefix + name for name in deps]
         service['ports'] = ['127.0.0.1:%d:%s' % (free_port(), port.rsplit(':', 1)[1]) for port in service.get('ports', [])]
     if module == 'secure_stack':
         tasks[0]['containment.docker.secure_stack']['prune'] = False  # never prune the shared engine
