@@ -2,7 +2,7 @@
 #
 #   make test     venv + engine + images + unit + integration + faults + molecule + lint (what .ci/run runs)
 #   make lint     ansible-lint, ansible-test sanity (builds its venvs from PyPI on first run), shellcheck,
-#                 antsibull-docs lint and the changelog check
+#                 antsibull-docs lint, the changelog check and the execution environment (ansible-builder create)
 #   make demo     scripts/demo
 #
 # Everything runs against the collection as installed: scripts/collection-path
@@ -50,7 +50,7 @@ help:
 	@echo "make faults       pytest tests/faults: kills, concurrent runs, engine errors and restarts on a fleet host of its own (root)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
 	@echo "make test         venv engine images unit integration faults molecule lint  (= .ci/run)"
-	@echo "make lint         ansible-lint + ansible-test sanity + shellcheck + docs-lint + changelog-lint"
+	@echo "make lint         ansible-lint + ansible-test sanity + shellcheck + docs-lint + changelog-lint + ee-lint"
 	@echo "make changelog    release the changelog fragments into CHANGELOG.rst (scripts/changelog-release)"
 	@echo "make demo         scripts/demo"
 	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
@@ -104,7 +104,7 @@ test: venv engine images unit integration faults molecule lint
 
 # --- lint -------------------------------------------------------------------------
 
-lint: ansible-lint sanity shellcheck docs-lint changelog-lint
+lint: ansible-lint sanity shellcheck docs-lint changelog-lint ee-lint
 
 ansible-lint: venv
 	@echo ">>> ansible-lint"
@@ -114,7 +114,7 @@ sanity: venv tools
 	@echo ">>> ansible-test sanity"
 	@scripts/sanity
 
-.PHONY: tools shellcheck docs-lint changelog-lint changelog
+.PHONY: tools shellcheck docs-lint changelog-lint changelog ee-lint
 
 # system tools of the lint targets (Debian's shellcheck; sanity skips its shellcheck test without it)
 tools:
@@ -143,6 +143,12 @@ changelog-lint: venv
 
 changelog: venv
 	@scripts/changelog-release
+
+# the execution environment: `ansible-builder create` (no build: no registry here) on
+# docs/execution-environment.yml, its context, and what its introspection finds in this collection
+ee-lint: venv
+	@echo ">>> ansible-builder create + introspect (scripts/ee-lint)"
+	@scripts/ee-lint
 
 # --- demo and fleet ---------------------------------------------------------------
 

@@ -26,12 +26,14 @@ if not os.path.exists(ANSIBLE_GALAXY):
 
 # top-level entries a user gets (MANIFEST.json and FILES.json are written by the build)
 SHIPPED_TOP = {"plugins", "roles", "playbooks", "meta", "docs", "tests", "changelogs", "README.md",
-               "CHANGELOG.rst", "COPYING", "LICENSE", "LICENSES", "MANIFEST.json", "FILES.json"}
+               "CHANGELOG.rst", "COPYING", "LICENSE", "LICENSES", "bindep.txt", "MANIFEST.json", "FILES.json"}
 # folders whose tracked files must all ship
 SHIPPED_TREES = ("plugins/", "roles/", "playbooks/", "meta/", "docs/", "tests/sanity/", "LICENSES/")
 REQUIRED = ("README.md", "CHANGELOG.rst", "COPYING", "LICENSE", "LICENSES/GPL-3.0-or-later.txt",
             "changelogs/changelog.yaml", "meta/runtime.yml", "playbooks/deploy.yml", "playbooks/audit.yml",
-            "plugins/modules/secure_container.py", "roles/secure_services/meta/argument_specs.yml")
+            "plugins/modules/secure_container.py", "roles/secure_services/meta/argument_specs.yml",
+            # what ansible-builder reads from an installed collection (meta/execution-environment.yml names the others)
+            "meta/execution-environment.yml", "meta/ee-requirements.txt", "bindep.txt")
 # local state and build leftovers, made in the copy before the build
 DECOYS = (".venv/bin/python", ".cache/pip/x", ".pytest_cache/v/x", "tests/output/junit.xml",
           "tests/fleet/.state/inventory.yml", "changelogs/.plugin-cache.yaml", "bench/results/run.json",
