@@ -20,22 +20,15 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
+from playbook_env import ANSIBLE_ENV, ANSIBLE_PLAYBOOK
+
 TOP = Path(__file__).resolve().parent.parent.parent
 FLEET = TOP / "tests" / "fleet" / "fleet.sh"
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-ANSIBLE_ENV = {
-    "ANSIBLE_NOCOLOR": "1",
-    "ANSIBLE_RETRY_FILES_ENABLED": "0",
-    "ANSIBLE_LOCALHOST_WARNING": "0",
-    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-    "ANSIBLE_DEPRECATION_WARNINGS": "0",
-}
 # Bounds of every wait of the suite: generous, since they only end a test that is already failing.
 PAUSE_WAIT = 90
 GONE_WAIT = 30

@@ -14,28 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-TOP = Path(__file__).resolve().parent.parent.parent
-# The ansible-playbook of the interpreter running pytest (the Makefile's venv), so the
-# module runs with the same pinned ansible-core and Docker SDK.
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-if not os.path.exists(ANSIBLE_PLAYBOOK):
-    ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook") or "ansible-playbook"
+from playbook_env import ANSIBLE_ENV, ANSIBLE_PLAYBOOK
 
-ANSIBLE_ENV = {
-    "ANSIBLE_NOCOLOR": "1",
-    "ANSIBLE_RETRY_FILES_ENABLED": "0",
-    "ANSIBLE_LOCALHOST_WARNING": "0",
-    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-    "ANSIBLE_DEPRECATION_WARNINGS": "0",
-}
+TOP = Path(__file__).resolve().parent.parent.parent
 
 
 def docker(*args, check=True, timeout=60):
