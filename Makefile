@@ -1,7 +1,8 @@
 # containment.docker - development and CI entry points. See docs/development.md.
 #
-#   make test     venv + engine + images + unit + integration + molecule + lint (what .ci/run runs)
-#   make lint     ansible-lint and ansible-test sanity (sanity builds its venvs from PyPI on first run)
+#   make test     venv + engine + images + unit + integration + faults + molecule + lint (what .ci/run runs)
+#   make lint     ansible-lint, ansible-test sanity (builds its venvs from PyPI on first run), shellcheck,
+#                 antsibull-docs lint, the changelog check and the execution environment (ansible-builder create)
 #   make demo     scripts/demo
 #
 # Everything runs against the collection as installed: scripts/collection-path
@@ -37,7 +38,7 @@ endif
 # exist; pip warns once per package. Keep real errors, drop that noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help venv engine images unit integration molecule lint ansible-lint sanity test demo \
+.PHONY: help venv engine images unit integration faults molecule lint ansible-lint sanity test demo \
         fleet-up fleet-down fleet-status fleet-check collection-path clean distclean
 
 help:
@@ -46,9 +47,11 @@ help:
 	@echo "make images       build the local test/demo images (scripts/build-images)"
 	@echo "make unit         pytest tests/unit (no engine needed)"
 	@echo "make integration  pytest tests/integration (engine + images)"
+	@echo "make faults       pytest tests/faults: kills, concurrent runs, engine errors and restarts on a fleet host of its own (root)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
-	@echo "make test         venv engine images unit integration molecule lint  (= .ci/run)"
-	@echo "make lint         ansible-lint + ansible-test sanity"
+	@echo "make test         venv engine images unit integration faults molecule lint  (= .ci/run)"
+	@echo "make lint         ansible-lint + ansible-test sanity + shellcheck + docs-lint + changelog-lint + ee-lint"
+	@echo "make changelog    release the changelog fragments into CHANGELOG.rst (scripts/changelog-release)"
 	@echo "make demo         scripts/demo"
 	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
 	@echo "make fleet-check  self-test of the fleet: up, publish, fetch, down, nothing left"
@@ -80,8 +83,14 @@ unit: venv
 	@scripts/run-pytest tests/unit
 
 integration: venv engine images
+	@scripts/ensure-test-packages
 	@echo ">>> integration tests"
 	@scripts/run-pytest tests/integration
+
+# the fault-injection suite brings up its own fleet host (tests/faults/conftest.py: prefix cdflt, 10.243)
+faults: venv engine images
+	@echo ">>> fault-injection tests"
+	@scripts/run-pytest tests/faults
 
 molecule: venv engine images
 	@if compgen -G 'molecule/*/molecule.yml' >/dev/null; then \
@@ -91,19 +100,55 @@ molecule: venv engine images
 		echo "================ SKIPPED: no molecule scenarios (molecule/*/molecule.yml) yet ================"; \
 	fi
 
-test: venv engine images unit integration molecule lint
+test: venv engine images unit integration faults molecule lint
 
 # --- lint -------------------------------------------------------------------------
 
-lint: ansible-lint sanity
+lint: ansible-lint sanity shellcheck docs-lint changelog-lint ee-lint
 
 ansible-lint: venv
 	@echo ">>> ansible-lint"
 	@ansible-lint
 
-sanity: venv
+sanity: venv tools
 	@echo ">>> ansible-test sanity"
 	@scripts/sanity
+
+.PHONY: tools shellcheck docs-lint changelog-lint changelog ee-lint
+
+# system tools of the lint targets (Debian's shellcheck; sanity skips its shellcheck test without it)
+tools:
+	@scripts/ensure-tools
+
+# every shell script of the checkout, found by shebang (scripts/lint-shell)
+shellcheck: tools
+	@echo ">>> shellcheck"
+	@scripts/lint-shell
+
+# the plugin and role docs as the Ansible docsite renders them: markup, references, schema
+docs-lint: venv
+	@echo ">>> antsibull-docs lint-collection-docs"
+	@antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all --disallow-unknown-collection-refs .
+
+# fragments and changelog.yaml well formed, CHANGELOG.rst what changelog.yaml renders to
+# (unreleased fragments are not in it, so new fragments never break this)
+changelog-lint: venv
+	@echo ">>> antsibull-changelog lint"
+	@antsibull-changelog lint
+	@antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; antsibull-changelog generate --output "$$out"; \
+	if ! diff -u CHANGELOG.rst "$$out"; then \
+		echo "changelog-lint: CHANGELOG.rst differs from what changelogs/changelog.yaml renders to; run antsibull-changelog generate" >&2; exit 1; \
+	fi
+
+changelog: venv
+	@scripts/changelog-release
+
+# the execution environment: `ansible-builder create` (no build: no registry here) on
+# docs/execution-environment.yml, its context, and what its introspection finds in this collection
+ee-lint: venv
+	@echo ">>> ansible-builder create + introspect (scripts/ee-lint)"
+	@scripts/ee-lint
 
 # --- demo and fleet ---------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible_collections.containment.docker.plugins.module_utils import _lock
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
@@ -56,11 +56,143 @@ def load_specs(raws, host_cpus=None, check_unique_uid=False):
             problems.extend(exc.problems)
     if problems:
         raise _spec.SpecError(problems)
-    return [(spec, _operations(raw)) for spec, raw in specs], ctx
+    services = [(spec, _operations(raw)) for spec, raw in specs]
+    problems = operation_problems(services) + start_order_problems(services)
+    if problems:
+        raise _spec.SpecError(problems)
+    return services, ctx
 
 
 def _operations(raw):
     return _spec.operations(raw)  # checked by normalize_spec already: state, pull, grace_period, healthy_timeout
+
+
+def _problem(service, field, rule, message, fix):
+    return dict(service=service, field=field, rule=rule, message=message, fix=fix)
+
+
+def operation_problems(services):
+    """recreate and restart need a container to make: not with state absent (restart: nor stopped)."""
+    problems = []
+    for spec, ops in services:
+        if ops.get('recreate') and ops['state'] == 'absent':
+            problems.append(_problem(spec['name'], 'recreate', 'format', 'recreate: true with state absent, which removes the container',
+                                     'remove recreate, or set state started or stopped'))
+        if ops.get('restart') and ops['state'] != 'started':
+            problems.append(_problem(spec['name'], 'restart', 'format', 'restart: true with state %s: there is nothing running to '
+                                     'restart' % ops['state'], 'remove restart, or set state started'))
+    return problems
+
+
+def _dependencies(services):
+    """{name: [dependency names]} of the services that will run; a stopped or removed service waits for nothing."""
+    return dict((spec['name'], [d['service'] for d in spec.get('depends_on') or []])
+                for spec, ops in services if ops['state'] == 'started')
+
+
+def start_levels(services):
+    """The start order of [(spec, ops)]: lists of names, each list depending only on the ones before it
+    (services that depend on nothing come first). Names in a dependency cycle are left out. Pure."""
+    deps = _dependencies(services)
+    placed, levels = set(), []
+    while True:
+        level = sorted(name for name in deps if name not in placed and all(d in placed or d not in deps for d in deps[name]))
+        if not level:
+            return levels
+        levels.append(level)
+        placed.update(level)
+
+
+def _cycles(deps, placed):
+    """Each dependency cycle among the names not placed, once, as [a, b, ..., a] starting at its least name."""
+    cycles, seen = [], set()
+    for start in sorted(n for n in deps if n not in placed):
+        path, name = [], start
+        while name not in path and name not in seen:
+            path.append(name)
+            name = sorted(d for d in deps[name] if d in deps and d not in placed)[0]
+        seen.update(path)
+        if name in path:
+            loop = path[path.index(name):]
+            first = loop.index(min(loop))
+            cycles.append(loop[first:] + loop[:first] + [min(loop)])
+    return cycles
+
+
+def start_order_problems(services):
+    """depends_on across a run's services: every dependency is a service of the same run that will run,
+    service_healthy needs a healthcheck, and there is no cycle. Pure; the image's own HEALTHCHECK is
+    checked once the images are resolved (healthcheck_problems)."""
+    problems = []
+    by_name = dict((spec['name'], (spec, ops)) for spec, ops in services)
+    deps = _dependencies(services)
+    for spec, ops in services:
+        if spec['name'] not in deps:
+            continue
+        for dep in spec.get('depends_on') or []:
+            other = by_name.get(dep['service'])
+            if other is None:
+                problems.append(_problem(spec['name'], 'depends_on', 'unknown service', 'depends on %s, which is not a service of '
+                                         'this run' % dep['service'], 'add the service %s to the same list of services (secure_stack '
+                                         'or the role), or remove it from depends_on' % dep['service']))
+            elif other[1]['state'] != 'started':
+                problems.append(_problem(spec['name'], 'depends_on', 'dependency not started', 'depends on %s, whose state is %s' % (
+                    dep['service'], other[1]['state']), 'set state started on %s, or remove it from depends_on' % dep['service']))
+            elif dep['condition'] == 'service_healthy' and (other[0]['healthcheck'] or {}).get('test') == ['NONE']:
+                problems.append(_healthless(spec['name'], dep['service']))
+    placed = set(name for level in start_levels(services) for name in level)
+    for cycle in _cycles(deps, placed):
+        problems.append(_problem(cycle[0], 'depends_on', 'cycle', 'the services depend on each other in a circle: %s' % ' -> '.join(cycle),
+                                 'remove one of these dependencies (a service can start only after the ones it depends on)'))
+    return problems
+
+
+def _healthless(service, dependency):
+    return _problem(service, 'depends_on', 'condition service_healthy', 'depends on %s being healthy, but %s has no healthcheck '
+                    '(neither its own nor its image\'s)' % (dependency, dependency),
+                    'give %s a healthcheck, or use condition service_started' % dependency)
+
+
+def healthcheck_problems(services, images):
+    """service_healthy on a dependency that would have no healthcheck, neither its spec's nor its image's.
+    services: [(spec, ops)]; images: {name: image inspect, or None when not known (check mode, to be pulled)}. Pure."""
+    tests = {}
+    for spec, ops in services:
+        image = images.get(spec['name'])
+        if spec['healthcheck']:
+            tests[spec['name']] = spec['healthcheck']['test']
+        elif image is not None:
+            tests[spec['name']] = ((image.get('Config') or {}).get('Healthcheck') or {}).get('Test') or ['NONE']
+    return [_healthless(spec['name'], dep['service'])
+            for spec, ops in services if ops['state'] == 'started' for dep in spec.get('depends_on') or []
+            if dep['condition'] == 'service_healthy' and tests.get(dep['service'], ['?'])[0] == 'NONE']
+
+
+def dependency_gate(depends_on, status, finishing=False):
+    """May a service go on, given the state of its dependencies? Pure. Returns 'go', 'wait', or why it must not.
+
+    depends_on: the spec's [{'service', 'condition'}]; status: {name: one of
+      'failed'                   its change failed
+      'done'                     its change is proven and kept
+      'running'                  its new (or restarted) container runs; its watch is not over
+      'pending'                  its change has not started its container yet
+      'unchanged:STATUS:HEALTH'  nothing to change; the container's State.Status and Health.Status}
+    To start (finishing False), a service_started dependency must run and a service_healthy one be proven
+    (healthy); to keep its change (finishing True), every dependency must be done. A failure anywhere wins."""
+    verdict = 'go'
+    for dep in depends_on:
+        name, state = dep['service'], status.get(dep['service'], 'pending')
+        if state == 'failed':
+            return 'its dependency %s failed' % name
+        if state.startswith('unchanged:'):
+            _unchanged, running, health = state.split(':')
+            if running != 'running':
+                return 'its dependency %s is not running (status %s)' % (name, running)
+            if dep['condition'] == 'service_healthy' and health != 'healthy':
+                return 'its dependency %s is not healthy (health %s)' % (name, health or 'none')
+        elif state != 'done' and (finishing or state != 'running' or dep['condition'] != 'service_started'):
+            verdict = 'wait'
+    return verdict
 
 
 def container_view(inspect):
@@ -75,7 +207,9 @@ def container_view(inspect):
 def plan_service(spec, ops, live, image, ctx):
     """What to do for one service: {'action', 'reasons', 'desired'}. Pure: no engine calls.
 
-    action is one of create, recreate, start, stop, remove, none."""
+    action is one of create, recreate, restart, start, stop, remove, none. The operation options
+    recreate (recreate even if nothing differs) and restart (restart the running container) are
+    a handler's triggers; a recreate, or a start, already starts the container anew."""
     state = ops['state']
     if state == 'absent':
         return {'action': 'remove' if live else 'none', 'reasons': ['state is absent'] if live else [], 'desired': None}
@@ -117,12 +251,16 @@ def plan_service(spec, ops, live, image, ctx):
         reasons.append('live container fails %s: %s' % (finding['control'], finding['message']))
     action, reasons = 'recreate', _dedupe(reasons)
     running = bool((live.get('State') or {}).get('Running'))
+    if not reasons and ops.get('recreate'):
+        reasons = ['recreate: true']
     if not reasons:
         action, reasons = 'none', []
         if state == 'started' and not running:
             action, reasons = 'start', ['container is not running']
         elif state == 'stopped' and running:
             action, reasons = 'stop', ['state is stopped']
+        elif state == 'started' and ops.get('restart'):
+            action, reasons = 'restart', ['restart: true']
     return {'action': action, 'reasons': reasons, 'desired': desired, 'ctx': ctx}
 
 
@@ -187,17 +325,20 @@ class Converger(object):
 
     def _run_locked(self, specs, ctx, prune):
         names = [spec['name'] for spec, _ops in specs]
+        images = {}
+        for spec, ops in specs:
+            if ops['state'] != 'absent':
+                # check mode plans on the local image; a missing one shows as 'would be pulled'
+                images[spec['name']] = self.engine.resolve_image(spec['image'], ops['pull'], plan_only=self.check_mode)[0]
+        problems = healthcheck_problems(specs, images)  # the last refusal: still before any change
+        if problems:
+            raise _spec.SpecError(problems)
         live = self.live_containers(names, listing=len(specs) > 1, prune=prune)
         recovered = dict((name, self.recover(name, live)) for name in names)
 
         results, plans = [], []
         for spec, ops in specs:
-            image = None
-            if ops['state'] != 'absent':
-                # check mode plans on the local image; a missing one shows as 'would be pulled'
-                image, _pulled = self.engine.resolve_image(spec['image'], ops['pull'], plan_only=self.check_mode)
-            plan = plan_service(spec, ops, live.get(spec['name']), image, ctx)
-            plans.append((spec, ops, plan))
+            plans.append((spec, ops, plan_service(spec, ops, live.get(spec['name']), images.get(spec['name']), ctx)))
 
         pruned = []
         if prune:
@@ -281,9 +422,9 @@ class Converger(object):
 
     def _execute(self, plans, pruned, live, ctx):
         """Run the plans: every new container is created first (a run whose services cannot all be
-        created changes nothing); then the old ones are set aside and the new ones started, a few
-        engine calls at a time; one shared watch of every started container (grace periods
-        overlap); then each is kept or rolled back, on its own."""
+        created changes nothing); then each service is begun (old one set aside, new one started),
+        watched and kept or rolled back on its own, as soon as its dependencies allow (see _advance):
+        services that depend on nothing all begin at once and their watches overlap."""
         jobs = [_Job(spec, ops, plan, live.get(spec['name'])) for spec, ops, plan in plans]
         creating = [job for job in jobs if job.action in ('create', 'recreate')]
         networks = _Networks(self.engine, sorted(set(n for job in creating for n in _spec.network_names(job.spec))))
@@ -301,10 +442,7 @@ class Converger(object):
                     entry['reasons'] = entry['reasons'] + ['not removed: the run changed nothing']
                     entry['action'] = 'none'
             else:
-                list(pool.map(self._begin, jobs))
-                list(pool.map(self._prune, pruned))
-                self._watch([job for job in jobs if job.watch])
-                list(pool.map(self._finish, jobs))
+                self._advance(jobs, pruned, pool)
         if any(job.failure for job in jobs):
             for name in networks.created:  # a network this run made that no container ended up using
                 self._quietly(self.engine.remove_network_if_unused, name)
@@ -338,8 +476,95 @@ class Converger(object):
                 job.new_id = None
         list(pool.map(drop, creating))
 
+    def _advance(self, jobs, pruned, pool):
+        """Begin, watch and finish every job, each as soon as its dependencies allow, a few engine calls
+        at a time (the pool); the watch polls every started container together.
+
+        A job waits to begin until each service_started dependency runs and each service_healthy one is
+        proven (healthy); a replace is kept only once every dependency is done. A dependency that failed
+        stops its dependants: one not yet begun is left as it was, one begun is rolled back. Stages:
+        waiting -> beginning -> watching -> up -> finishing -> done (failures go to finishing at once)."""
+        by_name = dict((job.spec['name'], job) for job in jobs)
+        active = [job for job in jobs if job.action != 'none']
+        inflight, prunes, moves = {}, [], [0]
+        last_poll = None
+
+        def submit(job, stage, call):
+            job.stage = stage
+            inflight[pool.submit(call, job)] = job
+            moves[0] += 1
+
+        while active:
+            moved = moves[0]
+            status = dict((name, job.status()) for name, job in by_name.items())
+            for job in active:
+                if job.stage == 'waiting':
+                    gate = dependency_gate(job.deps, status)
+                    if gate == 'go':
+                        submit(job, 'beginning', self._begin)
+                    elif gate != 'wait':
+                        job.failure = {'msg': '%s: %s: %s' % (job.spec['name'], _NOT_DONE[job.action], gate)}
+                        submit(job, 'finishing', self._finish)
+                elif job.stage in ('watching', 'up'):
+                    gate = dependency_gate(job.deps, status, finishing=True) if job.replaces else 'go'
+                    if gate not in ('go', 'wait'):
+                        job.failure = {'msg': '%s: %s: %s' % (job.spec['name'], _NOT_DONE[job.action], gate)}
+                        submit(job, 'finishing', self._finish)
+                    elif gate == 'go' and job.stage == 'up':
+                        submit(job, 'finishing', self._finish)
+            if pruned and not prunes:  # after the first jobs began, as before there were dependencies
+                prunes = [pool.submit(self._prune, entry) for entry in pruned]
+            watching = [job for job in active if job.stage == 'watching']
+            if watching and (last_poll is None or time.monotonic() - last_poll >= 0.2):
+                last_poll = time.monotonic()
+                self._poll(watching, submit)
+                moves[0] += sum(1 for job in watching if job.stage != 'watching')
+            timeout = 0 if moves[0] != moved else 0.2
+            if inflight:
+                done = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)[0]
+            else:
+                done = ()
+                time.sleep(timeout)
+            for future in done:
+                job = inflight.pop(future)
+                future.result()  # engine failures are the job's; anything else is a bug, raised here
+                moves[0] += 1
+                if job.stage == 'finishing':
+                    job.stage = 'done'
+                    active.remove(job)
+                elif job.failure:
+                    submit(job, 'finishing', self._finish)
+                else:
+                    job.stage = 'watching' if job.watch else 'up'
+        for future in prunes:
+            future.result()
+
+    def _poll(self, watching, submit):
+        """One look at every started container under watch: each is judged up, down or not yet."""
+        try:
+            states = self.engine.inspect_containers([job.watch for job in watching])
+        except EngineError as exc:  # the engine went away mid-watch: nothing can be proven
+            for job in watching:
+                job.failure = {'msg': '%s: cannot watch the %s container: %s' % (job.spec['name'], job.adjective, exc)}
+                submit(job, 'finishing', self._finish)
+            return
+        now = time.monotonic()
+        for job, inspect in zip(watching, states):
+            job.state = (inspect or {}).get('State') or {}
+            verdict = judge_start(job.state, now - job.started_at, job.ops['grace_period'], job.ops['healthy_timeout'],
+                                  (inspect or {}).get('RestartCount') or 0)
+            if verdict == 'up':
+                job.stage = 'up'
+            elif verdict == 'down':
+                job.failure = self._failure(job.watch, job.state, '%s: the %s container did not stay up' % (
+                    job.spec['name'], job.adjective))
+                if job.action == 'restart':
+                    job.failure['msg'] += '; it was restarted in place, so there is no older container to roll back to'
+                submit(job, 'finishing', self._finish)
+
     def _begin(self, job):
         spec, old = job.spec, job.old
+        job.begun = True
         try:
             if job.action == 'remove':
                 self.engine.remove(old['Id'])
@@ -350,7 +575,10 @@ class Converger(object):
             elif job.action == 'stop':
                 self.engine.stop(old['Id'], spec['stop_timeout'])
                 job.steps.append('stopped')
-            elif job.action == 'start':
+            elif job.action in ('start', 'restart'):
+                if job.action == 'restart':  # stop + start under its name: the usual watch follows
+                    self.engine.stop(old['Id'], spec['stop_timeout'])
+                    job.steps.append('stopped')
                 self.engine.start(old['Id'])
                 job.steps.append('started')
                 job.watch = old['Id']
@@ -368,7 +596,9 @@ class Converger(object):
                     self.engine.start(job.new_id)
                     job.steps.append('started %s' % job.new_id[:12])
                     job.watch = job.new_id
-                    pause_point('watching', spec['name'])
+            job.started_at = time.monotonic()
+            if job.watch and job.new_id:
+                pause_point('watching', spec['name'])
         except EngineError as exc:
             job.failure = {'msg': '%s: %s' % (spec['name'], exc)}
             job.watch = None
@@ -379,29 +609,6 @@ class Converger(object):
             self.engine.remove_network_if_unused(_spec.DEFAULT_NETWORK_PREFIX + (entry['service'] or ''))
         except EngineError as exc:
             entry.update(failed=True, msg='%s: not pruned: %s' % (entry['name'], exc))
-
-    def _watch(self, jobs):
-        """Poll every started container until each is judged up or down."""
-        began = time.monotonic()
-        pending = list(jobs)
-        while pending:
-            elapsed = time.monotonic() - began
-            try:
-                states = self.engine.inspect_containers([job.watch for job in pending])
-            except EngineError as exc:  # the engine went away mid-watch: nothing can be proven
-                for job in pending:
-                    job.failure = {'msg': '%s: cannot watch the new container: %s' % (job.spec['name'], exc)}
-                return
-            for job, inspect in zip(list(pending), states):
-                job.state = (inspect or {}).get('State') or {}
-                verdict = judge_start(job.state, elapsed, job.ops['grace_period'], job.ops['healthy_timeout'])
-                if verdict != 'wait':
-                    pending.remove(job)
-                    if verdict == 'down':
-                        job.failure = self._failure(job.watch, job.state, '%s: the %s container did not stay up' % (
-                            job.spec['name'], 'new' if job.new_id else 'started'))
-            if pending:
-                time.sleep(0.2)
 
     def _finish(self, job):
         """Keep a proven replacement (then drop the old container) or roll back to the old one."""
@@ -428,6 +635,11 @@ class Converger(object):
     def _roll_back(self, job):
         name, old = job.spec['name'], job.old
         try:
+            if not job.begun:  # stopped by a dependency before anything but NAME__next was made
+                if job.new_id:
+                    self.engine.remove(job.new_id)
+                    job.steps.append('removed %s, never started' % job.new_id[:12])
+                return
             if job.new_id:
                 self.engine.remove(job.new_id)
                 job.steps.append('removed failed container %s' % job.new_id[:12])
@@ -497,19 +709,42 @@ class _Networks(object):
                 raise self.errors[name]
 
 
+# What a service's change becomes when a dependency stops it.
+_NOT_DONE = {'create': 'not created', 'recreate': 'not replaced', 'start': 'not started', 'restart': 'not restarted'}
+
+
 class _Job(object):
-    """One service's execution: its plan, the engine steps taken and how it ended."""
+    """One service's execution: its plan, the engine steps taken and how it ended. Its stage (see
+    Converger._advance) changes in the scheduling thread only; the pool's threads run its steps."""
 
     def __init__(self, spec, ops, plan, old):
         self.spec, self.ops, self.plan, self.old = spec, ops, plan, old
         self.action = plan['action']
         self.was_running = bool(old and (old.get('State') or {}).get('Running'))
+        self.replaces = self.action in ('create', 'recreate')
+        self.adjective = {'start': 'started', 'restart': 'restarted'}.get(self.action, 'new')
+        # a service that will not run waits for nothing
+        self.deps = spec.get('depends_on') or [] if ops['state'] == 'started' and self.action != 'remove' else []
+        self.stage = 'waiting' if self.action != 'none' else 'done'
         self.steps = []
         self.new_id = None
         self.set_aside = False
+        self.begun = False
         self.watch = None
+        self.started_at = None
         self.state = None
         self.failure = None
+
+    def status(self):
+        """What a dependant sees of this service (see dependency_gate)."""
+        if self.action == 'none':
+            state = (self.old or {}).get('State') or {}
+            return 'unchanged:%s:%s' % (state.get('Status') or 'missing', (state.get('Health') or {}).get('Status') or '')
+        if self.stage in ('finishing', 'done') and self.failure:
+            return 'failed'
+        if self.stage == 'done':
+            return 'done'
+        return 'running' if self.stage in ('watching', 'up', 'finishing') else 'pending'
 
 
 def serving(inspect):
@@ -530,13 +765,15 @@ def pause_point(phase, service):
     time.sleep(3600)
 
 
-def judge_start(state, elapsed, grace_period, healthy_timeout):
+def judge_start(state, elapsed, grace_period, healthy_timeout, restarts=0):
     """'up', 'down' or 'wait' for a container started `elapsed` seconds ago. Pure.
 
     Up: still running after the grace period and, with a healthcheck, healthy.
-    Down: exited, restarting (it crashed), unhealthy, or not healthy in time."""
+    Down: exited, restarting (it crashed), restarted by its restart policy since it was started (a
+    crash loop can be running at every look: Docker restarts it 100 ms after an exit; `restarts` is
+    the inspect's RestartCount, which a start resets to 0), unhealthy, or not healthy in time."""
     health = (state.get('Health') or {}).get('Status')
-    if not state.get('Running') or state.get('Restarting') or health == 'unhealthy':
+    if not state.get('Running') or state.get('Restarting') or restarts or health == 'unhealthy':
         return 'down'
     if elapsed >= grace_period and health in (None, 'healthy'):
         return 'up'

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import re
 import threading
 import traceback
@@ -19,13 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 try:
     import docker
     from docker.errors import APIError, DockerException, NotFound
+    import requests as _requests
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
-    import requests as _requests
     _CONNECTION_ERRORS = (_requests.exceptions.RequestException,)
-except ImportError:  # pragma: no cover - exercised by the missing_required_lib path
+    import urllib3 as _urllib3
+    DOCKER_VERSION = getattr(docker, '__version__', None)
+    REQUESTS_VERSION = getattr(_requests, '__version__', None)
+    SDK = 'the Docker SDK for Python %s (requests %s, urllib3 %s)' % (DOCKER_VERSION, REQUESTS_VERSION,
+                                                                      getattr(_urllib3, '__version__', '?'))
+except ImportError:  # pragma: no cover - exercised by the missing-SDK test
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
+    DOCKER_VERSION = REQUESTS_VERSION = SDK = None
 
     class DockerException(Exception):
         pass
@@ -39,16 +45,34 @@ except ImportError:  # pragma: no cover - exercised by the missing_required_lib 
     _requests = None
     _CONNECTION_ERRORS = ()
 
+# ssh:// engine URLs need paramiko (unless use_ssh_client): only whether it is there
+HAS_PARAMIKO = importlib.util.find_spec('paramiko') is not None
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.containment.docker.plugins.module_utils import _connection
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 
-DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
+DEFAULT_DOCKER_HOST = _connection.DEFAULT_DOCKER_HOST
 # Requests to the engine in flight at once. The engine serialises much of its own work,
 # so more than a few buys nothing; a few hide the round trips of many small calls.
 PARALLEL_CALLS = 4
+# The oldest Engine API the collection speaks (the doc fragment's requirements).
+MIN_API_VERSION = '1.41'
 
-# Connection options shared by every module of the collection (see doc_fragments/docker.py).
+# Connection options shared by every module of the collection (see doc_fragments/docker.py),
+# with the names and environment variables of the Docker CLI and community.docker.
 CONNECTION_OPTIONS = dict(
-    docker_host=dict(type='str', aliases=['docker_url'], fallback=(lambda: os.environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST, [])),
+    docker_host=dict(type='str', aliases=['docker_url'], default=DEFAULT_DOCKER_HOST, fallback=(env_fallback, ['DOCKER_HOST'])),
+    tls=dict(type='bool', default=False),
+    validate_certs=dict(type='bool', aliases=['tls_verify'], default=False, fallback=(env_fallback, ['DOCKER_TLS_VERIFY'])),
+    ca_path=dict(type='path', aliases=['ca_cert']),
+    client_cert=dict(type='path'),
+    client_key=dict(type='path', no_log=False),
+    tls_hostname=dict(type='str', fallback=(env_fallback, ['DOCKER_TLS_HOSTNAME'])),
+    api_version=dict(type='str', aliases=['docker_api_version'], default='auto', fallback=(env_fallback, ['DOCKER_API_VERSION'])),
+    use_ssh_client=dict(type='bool', default=False),
+    allow_plaintext_tcp=dict(type='bool', default=False),
     timeout=dict(type='int', default=60),
 )
 
@@ -57,9 +81,10 @@ class EngineError(Exception):
     """What the engine said, in words: the step and the engine's own explanation, never a raw URL.
     `status` is the HTTP status of the engine's answer, when there was one."""
 
-    def __init__(self, message, status=None):
+    def __init__(self, message, status=None, cause=None):
         super(EngineError, self).__init__(message)
         self.status = status
+        self.cause = cause
 
 
 _RAISE = object()
@@ -73,18 +98,28 @@ class Engine(object):
     """One Docker engine. Methods return Engine API dicts; missing objects are None. Every failure
     of the engine, or of the connection to it, is an EngineError naming the step."""
 
-    def __init__(self, docker_host=None, timeout=60):
-        self.url = docker_host or os.environ.get('DOCKER_HOST') or DEFAULT_DOCKER_HOST
-        try:
-            self.api = docker.APIClient(base_url=self.url, version='auto', timeout=timeout, max_pool_size=16)
-        except DockerException as exc:
-            raise EngineError('cannot reach the Docker engine at %s: %s' % (self.url, explain(exc)))
-        except _CONNECTION_ERRORS as exc:
-            raise EngineError('cannot reach the Docker engine at %s: %s' % (self.url, explain(exc)))
+    def __init__(self, settings):
+        """settings: _connection.resolve() of the module's options. Raises EngineError naming the
+        cause (socket, user, certificate, host name, SDK) when the engine cannot be reached."""
+        settings = dict(settings, sdk=SDK)
+        self.url = settings['url']
         self._info = None
         self._images = {}
         self.calls = {}  # API calls made, per SDK method (the cost model of a run; reported by secure_stack)
         self._calls_lock = threading.Lock()
+        self.api = None
+        problem = _connection.socket_problem(settings) or _connection.ssh_problem(settings, HAS_PARAMIKO)
+        if problem:
+            raise EngineError(problem)
+        try:
+            self.api = _client(settings)
+            self.info()
+        except EngineError as exc:
+            raise EngineError(_connection.diagnose(exc.cause, settings) or
+                              'cannot reach the Docker engine at %s: %s' % (self.url, exc), exc.status)
+        except (DockerException,) + _CONNECTION_ERRORS as exc:
+            raise EngineError(_connection.diagnose(exc, settings) or
+                              'cannot reach the Docker engine at %s: %s' % (self.url, explain(exc)))
 
     def _call(self, step, method, *args, **kwargs):
         """self.api.<method>(...), with any failure turned into EngineError('<step>: <what the engine said>').
@@ -97,9 +132,9 @@ class Engine(object):
         except NotFound as exc:
             if missing is not _RAISE:
                 return missing
-            raise EngineError('%s: %s' % (step, explain(exc)), 404)
+            raise EngineError('%s: %s' % (step, explain(exc)), 404, exc)
         except (DockerException,) + _CONNECTION_ERRORS as exc:
-            raise EngineError('%s: %s' % (step, explain(exc)), getattr(exc, 'status_code', None))
+            raise EngineError('%s: %s' % (step, explain(exc)), getattr(exc, 'status_code', None), exc)
 
     # ------------------------------------------------------------ reading
 
@@ -246,7 +281,7 @@ class Engine(object):
             # an image with nothing in it: the lock container is created, never started
             empty_tar = b'\0' * 10240
             self._call('cannot create the lock image %s' % LOCK_IMAGE, 'import_image_from_data', empty_tar,
-                       repository=LOCK_IMAGE.split(':')[0], tag=LOCK_IMAGE.split(':')[1])
+                       repository=LOCK_IMAGE.partition(':')[0], tag=LOCK_IMAGE.partition(':')[2])
         body = {'Image': LOCK_IMAGE, 'Cmd': ['containment-lock'], 'Labels': labels,
                 'HostConfig': {'NetworkMode': 'none'}}
         try:
@@ -267,6 +302,60 @@ def _endpoint(settings):
     if (settings or {}).get('IPAMConfig'):
         endpoint['IPAMConfig'] = dict(settings['IPAMConfig'])
     return endpoint
+
+
+def _client(settings):
+    """The SDK's APIClient for the settings, with the engine's CA winning over the environment."""
+    kwargs = dict(base_url=settings['url'], version=settings['api_version'], timeout=settings['timeout'])
+    accepted = _parameters(docker.APIClient.__init__)
+    if 'max_pool_size' in accepted:  # a pool per concurrent call (PARALLEL_CALLS and the watches)
+        kwargs['max_pool_size'] = 16
+    if settings['use_ssh_client']:
+        kwargs['use_ssh_client'] = True
+    tls = settings['tls']
+    if tls:
+        kwargs['tls'] = docker.tls.TLSConfig(client_cert=tls['client_cert'], ca_cert=tls['ca_cert'], verify=tls['verify'])
+    if not (tls and settings['tls_hostname']):
+        return _APIClient(**kwargs)
+    # The certificate is checked against tls_hostname instead of the URL's host: the client is
+    # made with a fixed API version (so no request yet), given an adapter that checks that
+    # name, and only then negotiates the version as version='auto' does.
+    api = _APIClient(**dict(kwargs, version=MIN_API_VERSION if settings['api_version'] == 'auto' else settings['api_version']))
+    api.mount('https://', _HostnameAdapter(settings['tls_hostname']))
+    if settings['api_version'] == 'auto':
+        api._version = api._retrieve_server_version()
+    return api
+
+
+def _parameters(function):
+    code = getattr(function, '__code__', None)
+    return code.co_varnames[:code.co_argcount] if code else ()
+
+
+if HAS_DOCKER:
+    class _APIClient(docker.APIClient):
+        """The SDK's client, except that a CA given for the engine (ca_path) is the one used: a
+        requests Session otherwise lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE of the environment
+        replace it per request, and a correct mutual-TLS setup fails with CERTIFICATE_VERIFY_FAILED.
+        Proxies and the rest of the environment still apply."""
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            merged = super(_APIClient, self).merge_environment_settings(url, proxies, stream, verify, cert)
+            if self.verify is not True:  # a CA file, or no check at all: the engine's own settings
+                merged['verify'] = self.verify
+            return merged
+
+    class _HostnameAdapter(_requests.adapters.HTTPAdapter):
+        """TLS that checks the certificate against a given name (tls_hostname), also sent as SNI."""
+
+        def __init__(self, hostname, **kwargs):
+            self._hostname = hostname
+            super(_HostnameAdapter, self).__init__(**kwargs)
+
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs['assert_hostname'] = self._hostname
+            kwargs['server_hostname'] = self._hostname
+            return super(_HostnameAdapter, self).init_poolmanager(*args, **kwargs)
 
 
 def parallel(call, items):

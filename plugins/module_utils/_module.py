@@ -10,9 +10,13 @@
 from __future__ import annotations
 
 import copy
+import platform
+import socket
+import sys
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.containment.docker.plugins.module_utils import _connection
 from ansible_collections.containment.docker.plugins.module_utils import _engine
 from ansible_collections.containment.docker.plugins.module_utils import _secrets
 from ansible_collections.containment.docker.plugins.module_utils import _spec
@@ -34,20 +38,23 @@ def argument_spec(*tables):
 
 
 def connect(module):
-    """The engine the module's docker_host names, or fail_json with how to fix it."""
+    """The engine the module's connection options name, or fail_json saying why not and how to fix it."""
+    problem = _connection.sdk_problem(_engine.DOCKER_VERSION, _engine.REQUESTS_VERSION)
     if not _engine.HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib('docker (the Docker SDK for Python)',
-                                                  url='https://pypi.org/project/docker/'),
-                         exception=_engine.DOCKER_IMPORT_ERROR)
+        problem = 'the Docker SDK for Python (import docker), %s or newer, is not installed' % _connection.MIN_SDK_TEXT
+    if problem:
+        module.fail_json(msg=_connection.sdk_message(socket.gethostname(), sys.executable, platform.python_version(),
+                                                     problem, _connection.os_release()))
     try:
-        engine = _engine.Engine(module.params['docker_host'], module.params['timeout'])
-        engine.info()
-        return engine
+        settings = _connection.resolve(module.params)
+    except _connection.ConnectionProblem as exc:
+        module.fail_json(msg=str(exc))
+    for warning in settings['warnings']:
+        module.warn(warning)
+    try:
+        return _engine.Engine(settings)
     except _engine.EngineError as exc:
-        module.fail_json(msg='%s. Fix: start dockerd or set docker_host (or DOCKER_HOST) to its socket.' % exc)
-    except _engine.DockerException as exc:
-        module.fail_json(msg='cannot reach the Docker engine at %s: %s. Fix: start dockerd or set docker_host '
-                             '(or DOCKER_HOST) to its socket.' % (module.params['docker_host'], exc))
+        module.fail_json(msg=str(exc))
 
 
 def converge(module, raws, prune=False, check_unique_uid=False):

@@ -26,7 +26,11 @@ TOOL_URI = 'https://github.com/containment/docker'
 SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json'
 
 HOST_OK = 'ok'
+# Ansible could not reach the host at all (SSH failed): nothing ran there.
 HOST_UNREACHABLE = 'unreachable'
+# The host was reached but its engine was not audited: the module failed (engine down, socket
+# permission, TLS, Docker SDK missing or too old) or did not run; `error` says why.
+HOST_NOT_AUDITED = 'not_audited'
 
 _STATUS_ENUM = list(policy.STATUSES)
 _COUNTS_SCHEMA = {'type': 'object', 'required': _STATUS_ENUM, 'additionalProperties': False,
@@ -56,7 +60,7 @@ REPORT_SCHEMA = {
             'additionalProperties': False,
             'properties': {
                 'host': _STR,
-                'status': {'enum': [HOST_OK, HOST_UNREACHABLE]},
+                'status': {'enum': [HOST_OK, HOST_UNREACHABLE, HOST_NOT_AUDITED]},
                 'error': {'type': ['string', 'null']},
                 'engine': {'type': ['object', 'null']},
                 'containers': {'type': 'array', 'items': {
@@ -77,11 +81,15 @@ REPORT_SCHEMA = {
                            'cis': _STR, 'pss': _STR, 'fix': _STR}}},
         'summary': {
             'type': 'object',
-            'required': ['hosts', 'unreachable_hosts', 'containers', 'by_status', 'by_control', 'failing_containers'],
+            'required': ['hosts', 'unreachable_hosts', 'not_audited_hosts', 'containers', 'by_status', 'by_control',
+                         'failing_containers'],
             'additionalProperties': False,
             'properties': {
                 'hosts': {'type': 'integer', 'minimum': 0},
-                'unreachable_hosts': {'type': 'array', 'items': _STR},
+                'unreachable_hosts': {'type': 'array', 'items': _STR,
+                                      'description': 'hosts Ansible could not reach (SSH failed)'},
+                'not_audited_hosts': {'type': 'array', 'items': _STR,
+                                      'description': 'hosts reached whose engine was not audited (error: why)'},
                 'containers': {'type': 'integer', 'minimum': 0},
                 'by_status': _COUNTS_SCHEMA,
                 'by_control': {'type': 'object', 'additionalProperties': _COUNTS_SCHEMA},
@@ -96,18 +104,22 @@ REPORT_SCHEMA = {
 def _host_entry(host, result):
     """A host's part of the report from its registered secure_container_audit result."""
     result = result if isinstance(result, dict) else {}
-    if result.get('unreachable') or result.get('failed') or result.get('skipped') or 'findings' not in result:
+    if result.get('unreachable'):
+        return {'host': host, 'status': HOST_UNREACHABLE, 'error': 'unreachable: %s' % (result.get('msg') or 'no answer'),
+                'engine': None, 'containers': []}, []
+    if result.get('failed') or result.get('skipped') or 'findings' not in result:
         error = result.get('msg') or ('the host was skipped' if result.get('skipped') else 'no audit result')
-        return {'host': host, 'status': HOST_UNREACHABLE, 'error': str(error), 'engine': result.get('engine'),
-                'containers': []}, []
+        return {'host': host, 'status': HOST_NOT_AUDITED, 'error': 'not audited: %s' % error,
+                'engine': result.get('engine'), 'containers': []}, []
     findings = [dict(f, host=host) for f in result['findings']]
     return {'host': host, 'status': HOST_OK, 'error': None, 'engine': result.get('engine'),
             'containers': list(result.get('containers') or [])}, findings
 
 
 def combine(results, generated_at=None):
-    """One report over {host: registered result}; a host whose result is missing, failed or
-    unreachable is listed as unreachable with the error, and the others are reported as usual."""
+    """One report over {host: registered result}; a host Ansible could not reach is listed as
+    unreachable, one whose audit failed or is missing as not audited, each with the error, and
+    the others are reported as usual."""
     hosts, findings = [], []
     for host in sorted(results):
         entry, own = _host_entry(str(host), results[host])
@@ -116,13 +128,14 @@ def combine(results, generated_at=None):
     containers = [dict(c, name='%s/%s' % (h['host'], c['name'])) for h in hosts for c in h['containers']]
     summary = _audit.summarize(containers, findings)
     summary['hosts'] = len(hosts)
-    summary['unreachable_hosts'] = [h['host'] for h in hosts if h['status'] != HOST_OK]
+    summary['unreachable_hosts'] = [h['host'] for h in hosts if h['status'] == HOST_UNREACHABLE]
+    summary['not_audited_hosts'] = [h['host'] for h in hosts if h['status'] == HOST_NOT_AUDITED]
     return {
         'format': REPORT_FORMAT,
         'format_version': REPORT_FORMAT_VERSION,
         'generated_at': generated_at,
         'policy_version': policy.POLICY_VERSION,
-        'passed': not summary['by_status'][policy.FAIL] and not summary['unreachable_hosts'],
+        'passed': not summary['by_status'][policy.FAIL] and all(h['status'] == HOST_OK for h in hosts),
         'controls': [c.as_dict() for c in policy.CONTROLS],
         'hosts': hosts,
         'findings': findings,
@@ -159,7 +172,7 @@ def _suite(parent, name, host, cases, counts):
 def to_junit(report):
     """JUnit XML: a testsuite per host/container, a testcase per control. fail -> <failure> with the
     evidence, excepted -> <skipped> with the reason, warn -> passes with the message in <system-out>;
-    an unreachable host is a suite with one <error> case."""
+    an unreachable or not audited host is a suite with one <error> case of that type."""
     root = ET.Element('testsuites', name='containment.docker audit')
     by_container = {}
     for finding in report['findings']:
@@ -168,8 +181,9 @@ def to_junit(report):
     for host in report['hosts']:
         if host['status'] != HOST_OK:
             suite = _suite(root, host['host'], host['host'], 1, (0, 1, 0))
-            case = ET.SubElement(suite, 'testcase', classname=_x(host['host']), name='engine reachable', time='0')
-            ET.SubElement(case, 'error', type=HOST_UNREACHABLE, message=_x(host['error'])).text = _x(host['error'])
+            case = ET.SubElement(suite, 'testcase', classname=_x(host['host']), time='0',
+                                 name='host reachable' if host['status'] == HOST_UNREACHABLE else 'engine audited')
+            ET.SubElement(case, 'error', type=host['status'], message=_x(host['error'])).text = _x(host['error'])
             totals[0] += 1
             totals[2] += 1
             continue
@@ -262,7 +276,7 @@ def to_sarif(report):
         if finding['status'] == policy.EXCEPTED:
             result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
         results.append(result)
-    notifications = [{'level': 'error', 'message': {'text': 'host %s was not audited: %s' % (h['host'], h['error'])},
+    notifications = [{'level': 'error', 'message': {'text': 'host %s: %s' % (h['host'], h['error'])},
                       'locations': [{'logicalLocations': [{'index': location_index[h['host']], 'name': h['host'],
                                                            'fullyQualifiedName': h['host'], 'kind': 'host'}]}]}
                      for h in report['hosts'] if h['status'] != HOST_OK]
@@ -329,7 +343,9 @@ def to_html(report):
            '<p class="counts">' + ''.join('<span class="%s">%s: %d</span>' % (s, s, summary['by_status'][s])
                                           for s in policy.STATUSES) + '</p>']
     if summary['unreachable_hosts']:
-        out.append('<p class="unreachable">Not audited (unreachable): %s</p>' % _e(', '.join(summary['unreachable_hosts'])))
+        out.append('<p class="unreachable">Unreachable (not audited): %s</p>' % _e(', '.join(summary['unreachable_hosts'])))
+    if summary['not_audited_hosts']:
+        out.append('<p class="unreachable">Not audited: %s</p>' % _e(', '.join(summary['not_audited_hosts'])))
     if summary['failing_containers']:
         out.append('<p>Failing containers: %s</p>' % ', '.join('<code>%s</code>' % _e(c) for c in summary['failing_containers']))
     out.append('<table><tr><th>host</th><th>status</th><th>containers</th><th>failing</th>'
@@ -337,7 +353,7 @@ def to_html(report):
     for host in report['hosts']:
         if host['status'] != HOST_OK:
             out.append('<tr><td><a href="#host-%s">%s</a></td><td class="fail" colspan="5">%s</td></tr>'
-                       % (_e(host['host']), _e(host['host']), _e(host['status'])))
+                       % (_e(host['host']), _e(host['host']), _e(host['status'].replace('_', ' '))))
             continue
         worst = dict((s, sum(1 for c in host['containers'] if c['status'] == s))
                      for s in (policy.FAIL, policy.EXCEPTED, policy.WARN))
@@ -349,7 +365,7 @@ def to_html(report):
     for host in report['hosts']:
         out.append('<h2 id="host-%s">Host %s</h2>' % (_e(host['host']), _e(host['host'])))
         if host['status'] != HOST_OK:
-            out.append('<p class="unreachable">unreachable: %s</p>' % _e(host['error']))
+            out.append('<p class="unreachable">%s</p>' % _e(host['error']))
             continue
         engine = host.get('engine') or {}
         out.append('<p class="meta">engine %s %s at %s</p>' % (

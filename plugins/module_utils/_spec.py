@@ -1140,30 +1140,50 @@ def _parse_labels(errors, value, spec):
 
 
 def _parse_depends_on(errors, value, spec):
-    """Names, {service: NAME, condition: ...} or Compose's {NAME: {condition: ...}} -> sorted
-    [{'service', 'condition'}]. Whether the names exist (and form no cycle) is for the stack to say."""
-    fix = "give depends_on as names, or items such as {service: db, condition: service_healthy}"
+    """Compose's depends_on: a list of names, a mapping of name -> {condition}, or a list of those items
+    and of {service, condition} dicts. Returns a sorted list of {'service', 'condition'}."""
+    fix = "write depends_on as a list of service names, or as {db: {condition: service_healthy}}"
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        items = [{k: v} for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        errors.add('depends_on', 'format', 'depends_on must be a list or a mapping, not the %s %r' % (type(value).__name__, value), fix)
+        return []
     result = {}
-    for item in value or []:
-        if isinstance(item, dict) and 'service' not in item and len(item) == 1 and isinstance(list(item.values())[0], (dict, type(None))):
+    for item in items:
+        options = {}
+        if isinstance(item, dict) and 'service' in item:
+            options = dict(item)
+            name = options.pop('service')
+        elif isinstance(item, dict) and len(item) == 1:
             name, options = list(item.items())[0]
-            item = dict(options or {}, service=name)
-        elif not isinstance(item, dict):
-            item = dict(service=item)
-        for key in sorted(set(str(k) for k in item) - {'service', 'condition'}):
-            errors.add('depends_on', 'unknown option', 'depends_on items have no option %r' % key, fix)
-        name, condition = item.get('service'), item.get('condition') or 'service_started'
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            errors.add('depends_on', 'format', 'depends_on names %r, which is not a service name' % (name,), fix)
+            options = {} if options is None else options
+        else:
+            name = item
+        if not isinstance(name, str) or not name.strip() or not isinstance(options, dict):
+            errors.add('depends_on', 'format', 'depends_on item %r is not a service name or {NAME: {condition: ...}}' % (item,), fix)
             continue
-        if condition not in DEPENDENCY_CONDITIONS:
-            errors.add('depends_on', 'format', 'depends_on %s: condition %r is none of %s' % (name, condition, ', '.join(DEPENDENCY_CONDITIONS)), fix)
-        if name == spec['name']:
-            errors.add('depends_on', 'format', 'service %s depends on itself' % name, 'remove it from its own depends_on')
-        if name in result:
-            errors.add('depends_on', 'format', 'depends_on lists %s twice' % name, 'list each service once')
-        result[name] = condition
-    return [dict(service=name, condition=result[name]) for name in sorted(result)]
+        unknown = sorted(str(k) for k in options if k not in ('condition', 'required'))
+        condition = options.get('condition') or 'service_started'
+        if unknown:
+            errors.add('depends_on', 'format', 'depends_on %s: %s not supported' % (name, ', '.join(unknown)),
+                       'give only condition (%s)' % ' or '.join(DEPENDENCY_CONDITIONS))
+        elif options.get('required', True) is not True:
+            errors.add('depends_on', 'format', 'depends_on %s: required %r is not supported: every dependency is required' % (
+                name, options['required']), 'remove required, or the dependency')
+        elif condition not in DEPENDENCY_CONDITIONS:
+            errors.add('depends_on', 'format', 'depends_on %s: condition %r is not one of %s' % (
+                name, condition, ', '.join(DEPENDENCY_CONDITIONS)),
+                'use service_started (it runs) or service_healthy (its healthcheck passes); services here are long-running, '
+                'so service_completed_successfully has no meaning')
+        elif name in result:
+            errors.add('depends_on', 'format', 'depends_on names %s twice' % name, 'name each dependency once')
+        else:
+            result[name] = condition
+    return [{'service': name, 'condition': result[name]} for name in sorted(result)]
 
 
 def _parse_stop_timeout(errors, value, spec):
@@ -1483,7 +1503,7 @@ class Option(object):
     """
 
     def __init__(self, name, type='str', default=None, required=False, choices=None, elements=None, options=None,
-                 no_log=False, argument=True, parse=None, inspect=None, engine=None, fixed=None, read=None, show=None,
+                 no_log=None, argument=True, parse=None, inspect=None, engine=None, fixed=None, read=None, show=None,
                  live_default=None, when_set=False, compare=None, hashed=True):
         self.name, self.type, self.default, self.required = name, type, default, required
         self.choices, self.elements, self.options, self.no_log = choices, elements, options, no_log
@@ -1498,8 +1518,8 @@ class Option(object):
                 spec[key] = copy.deepcopy(getattr(self, key))
         if self.required is True:
             spec['required'] = True
-        if self.no_log:
-            spec['no_log'] = True
+        if self.no_log is not None:  # False said out loud: a name such as 'secrets' that holds no secret value
+            spec['no_log'] = self.no_log
         return spec
 
     def put(self, spec, container, image):
@@ -1659,7 +1679,7 @@ OPTIONS = (
            hashed=lambda s: _logs(s, 'log_options')),
     # policy exceptions, restarts, health, stopping
     Option('exceptions', type='dict', default={}, parse=_parse_exceptions, compare=False),  # in labels
-    Option('restart_policy', default='on-failure', choices=RESTART_POLICIES, parse=_parse_restart_policy,
+    Option('restart_policy', default='always', choices=RESTART_POLICIES, parse=_parse_restart_policy,
            inspect='HostConfig.RestartPolicy.Name', read=lambda i: _get(i, 'HostConfig.RestartPolicy.Name') or 'no'),
     # moby daemon/container.go validateRestartPolicy: "maximum retry count cannot be negative"; Go int
     Option('restart_retries', type='int', default=5, parse=_integer('restart_retries', 0, INT64_MAX),
@@ -1683,10 +1703,10 @@ OPTIONS = (
         name=dict(type='str', required=True),
         source=dict(type='str', required=True),
         target=dict(type='str'),
-    ), default=[], parse=_parse_secrets, inspect=_inspect_secrets, compare=False,  # compared by the digest labels
+    ), default=[], no_log=False, parse=_parse_secrets, inspect=_inspect_secrets, compare=False,  # compared by the digest labels
         hashed=lambda s: [dict((k, v) for k, v in i.items() if k not in ('sha256', 'content')) for i in s['secrets']] or None),
     # orchestration: secure_stack's start order (not the container's, so neither compared nor hashed)
-    Option('depends_on', type='list', elements='raw', default=[], parse=_parse_depends_on, compare=False, hashed=False),
+    Option('depends_on', type='raw', parse=_parse_depends_on, compare=False, hashed=False),
 )
 
 

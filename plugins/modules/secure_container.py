@@ -38,6 +38,20 @@ description:
     its own named C(containment_<name>), created when missing.
 author:
   - containment.docker maintainers (@containment)
+seealso:
+  - module: containment.docker.secure_stack
+    description: All services of one host in one call, with pruning.
+  - module: containment.docker.secure_container_audit
+    description: Audit the containers of an engine against the same controls.
+  - name: The secure_services role
+    link: https://github.com/containment/docker/blob/main/roles/secure_services/README.md
+    description: The role P(containment.docker.secure_services#role) converges the services of every inventory host from group_vars and host_vars.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
+  - name: Safe replace and the host lock
+    link: https://github.com/containment/docker/blob/main/docs/reliability.md
+    description: What happens when a run is interrupted or races another run.
 extends_documentation_fragment:
   - containment.docker.docker
   - containment.docker.docker.converge
@@ -239,12 +253,16 @@ options:
     type: dict
     default: {}
   restart_policy:
-    description: Restart policy. C(always) and C(unless-stopped) break the C(restart_policy) control.
+    description:
+      - Restart policy. C(always) brings a service that was running back after the engine restarts or is killed,
+        or the host reboots, whatever its exit code on SIGTERM; Docker's restart back-off bounds a crash loop.
+      - C(no) is for one-shot jobs. C(on-failure) and C(unless-stopped) break the C(restart_policy) control,
+        as each leaves a service down after some engine restarts (see docs/policy.md).
     type: str
-    default: on-failure
+    default: always
     choices: ['no', on-failure, always, unless-stopped]
   restart_retries:
-    description: Retries of C(on-failure), 1 to 5.
+    description: Retries of C(on-failure) (ignored by the other policies).
     type: int
     default: 5
   healthcheck:
@@ -427,12 +445,20 @@ options:
     type: str
   depends_on:
     description:
-      - "Services of the same M(containment.docker.secure_stack) run that must be started (or healthy) first: names, or
-        items C({service: db, condition: service_healthy}) (Compose's C(condition): C(service_started) or C(service_healthy))."
-      - Orchestration only; not part of the container, so changing it recreates nothing.
-    type: list
-    elements: raw
-    default: []
+      - The services this one needs running first, as Compose writes them. Only meaningful in
+        M(containment.docker.secure_stack) and the role P(containment.docker.secure_services#role), where every named
+        service must be in the same list (this module converges one service, so any name here is refused).
+      - "A list of names (C([db, cache])), a mapping of name to C({condition}) (C({db: {condition: service_healthy}})),
+        or a list mixing names, such one-key mappings and C({service, condition}) dicts."
+      - "V(service_started) (the default): this service is started once the dependency's container runs, and its
+        change is kept only once the dependency's change is. V(service_healthy): started once the dependency is
+        healthy; a dependency without a healthcheck (its own or its image's) is refused."
+      - An unchanged dependency counts as ready when it runs (for V(service_healthy), when it is healthy now).
+      - When a dependency fails, this service is not replaced (its old container is left as it was, or rolled back
+        if it was already set aside) and fails with C(not replaced, its dependency NAME failed).
+      - A cycle, an unknown name, or a dependency whose O(state) is not V(started) is refused before anything changes.
+      - The start order is not part of the container; changing it recreates nothing.
+    type: raw
   state:
     description:
       - V(started) creates or converges the container and makes sure it runs.
@@ -456,12 +482,18 @@ options:
     default: 60
   recreate:
     description:
-      - Recreate the container in this run even when nothing changed, for example from a handler after a configuration
-        file it reads changed. Reported as a change. Not part of the spec.
+      - Recreate the container in this run even if nothing differs (safe replace, as for any recreate). Reported as a
+        change. Like O(restart), an operation option for one run, not part of the spec, so the next run without it
+        has nothing to do. Not with O(state=absent).
     type: bool
     default: false
   restart:
-    description: Restart the container in this run even when nothing changed (a handler's job). Reported as a change.
+    description:
+      - Restart the running container in this run (stop and start under its name), typically from a handler after a
+        configuration file it reads changed. The usual watch follows; if the container does not come up, the task fails
+        with its exit code and last log lines (there is no older container to roll back to).
+      - A recreate (something differs, or O(recreate)) or a start in the same run already restarts it, so nothing more
+        is done then. Needs O(state=started). Check mode reports V(restart) without touching the container.
     type: bool
     default: false
 '''
@@ -470,7 +502,7 @@ EXAMPLES = r'''
 - name: Run the web front end, hardened
   containment.docker.secure_container:
     name: web
-    image: containment-demo/doggos:1
+    image: registry.example.com/shop/web:1.4.2
     user: "1501:1501"
     memory: 64m
     cpus: 0.5
@@ -480,7 +512,7 @@ EXAMPLES = r'''
 - name: A service that must bind port 80 inside the container
   containment.docker.secure_container:
     name: edge
-    image: containment-test/web:1
+    image: ghcr.io/example/edge:2.1
     user: "1502:1502"
     memory: 128m
     cpus: 1
@@ -500,7 +532,7 @@ EXAMPLES = r'''
 - name: A database password from Ansible Vault (a vaulted group_vars file), never printed
   containment.docker.secure_container:
     name: api
-    image: containment-test/busybox:1
+    image: registry.example.com/shop/worker:3.0.1
     user: "1503:1503"
     memory: 32m
     cpus: 0.25
@@ -532,8 +564,7 @@ EXAMPLES = r'''
 - name: A worker with the options production services need (names as in community.docker.docker_container)
   containment.docker.secure_container:
     name: worker
-    image: containment-test/busybox:1
-    command: sleep 3600
+    image: registry.example.com/shop/worker:3.0.1
     user: "1504:1504"
     groups: ["1600"]                  # supplementary groups: numeric and non-zero
     memory: 256m
@@ -563,6 +594,20 @@ EXAMPLES = r'''
       interval: 5s
       start_period: 1m30s             # Go durations
 
+# A handler that restarts the service after its configuration file changed:
+#
+#   tasks:
+#     - ansible.builtin.template:
+#         src: app.conf.j2
+#         dest: /srv/app/app.conf
+#       notify: Restart app
+#   handlers:
+#     - name: Restart app
+#       containment.docker.secure_container:
+#         name: app
+#         ...            # the same options as the task that deploys it
+#         restart: true
+
 - name: Remove it again (only the name is needed)
   containment.docker.secure_container:
     name: edge
@@ -574,9 +619,9 @@ container:
   description: The container after the run (before it, in check mode). Empty when absent.
   returned: always
   type: dict
-  sample: {id: 4f0c..., name: web, image: "containment-demo/doggos:1", image_id: "sha256:9b1e...", status: running, health: null}
+  sample: {id: 4f0c..., name: web, image: "registry.example.com/shop/web:1.4.2", image_id: "sha256:9b1e...", status: running, health: null}
 action:
-  description: What was done, or would be done in check mode.
+  description: What was done, or would be done in check mode (create, recreate, restart, start, stop, remove, none).
   returned: always
   type: str
   sample: recreate

@@ -61,7 +61,15 @@ notes:
   - "The C(cpu_limit) control compares C(NanoCpus) with the engine host's CPU count from the engine's info."
 seealso:
   - module: containment.docker.secure_container
+    description: Enforces the same controls on one container.
   - module: containment.docker.secure_stack
+    description: Enforces the same controls on all services of a host.
+  - name: The audit playbook
+    link: https://github.com/containment/docker/blob/main/docs/audit.md
+    description: Auditing a fleet with the playbook C(containment.docker.audit), its variables, reports and CI recipes.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
 '''
 
 EXAMPLES = r'''
@@ -74,9 +82,13 @@ EXAMPLES = r'''
     that: audit.summary.failing_containers | length == 0
     fail_msg: "Failing containers: {{ audit.summary.failing_containers | join(', ') }}"
 
-- name: Audit the managed web containers of a remote engine
+- name: Audit the managed web containers of a remote engine, over mutual TLS
   containment.docker.secure_container_audit:
-    docker_host: tcp://10.0.0.5:2375
+    docker_host: tcp://docker1.example.com:2376
+    validate_certs: true
+    ca_path: /etc/containment/docker1/ca.pem
+    client_cert: /etc/containment/docker1/cert.pem
+    client_key: /etc/containment/docker1/key.pem
     names: [web-*]
     managed_only: true
 
@@ -130,7 +142,7 @@ containers:
     image:
       description: Image reference the container was created from.
       type: str
-      sample: containment-demo/doggos:1
+      sample: registry.example.com/shop/web:1.4.2
     image_id:
       description: Image ID.
       type: str
@@ -177,7 +189,7 @@ findings:
     image:
       description: Image reference.
       type: str
-      sample: containment-demo/doggos:1
+      sample: registry.example.com/shop/web:1.4.2
     control:
       description: Control ID from the policy.
       type: str
@@ -257,10 +269,10 @@ def main():
     module = _module.new_module(_module.argument_spec(AUDIT_OPTIONS))
     engine = _module.connect(module)
     try:
-        result = _audit.run(engine, module.params['docker_host'], names=module.params['names'],
+        result = _audit.run(engine, engine.url, names=module.params['names'],
                             labels=module.params['labels'], managed_only=module.params['managed_only'])
     except (_engine.EngineError, _engine.DockerException) as exc:
-        module.fail_json(msg='the audit could not read the engine at %s: %s' % (module.params['docker_host'], exc))
+        module.fail_json(msg='the audit could not read the engine at %s: %s' % (engine.url, exc))
     module.exit_json(changed=False, **result)
 
 

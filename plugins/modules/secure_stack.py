@@ -21,9 +21,28 @@ description:
     Containers the collection does not manage are never touched.
   - Changes run with a few engine calls in parallel; each replaced service is rolled back on its own if
     its new container does not stay up, and the task then fails naming it.
-  - This is the module behind the role M(containment.docker.secure_services).
+  - "Start order: a service with C(depends_on) (as Compose writes it, for example C({db: {condition: service_healthy}}))
+    begins only once its dependencies run (C(service_started)) or are healthy (C(service_healthy)), and keeps its change
+    only once theirs is kept; services that depend on nothing still start together. A dependency that fails stops its
+    dependants (not replaced, old container left running). Cycles and unknown names are refused before any change."
+  - C(recreate) and C(restart) per service force a recreate or a restart in this run (a handler's job).
+  - This is the module behind the role P(containment.docker.secure_services#role).
 author:
   - containment.docker maintainers (@containment)
+seealso:
+  - module: containment.docker.secure_container
+    description: One container, with the same options per service.
+  - module: containment.docker.secure_container_audit
+    description: Audit the containers of an engine against the same controls.
+  - name: The secure_services role
+    link: https://github.com/containment/docker/blob/main/roles/secure_services/README.md
+    description: The role P(containment.docker.secure_services#role) converges the services of every inventory host from group_vars and host_vars.
+  - name: The containment policy
+    link: https://github.com/containment/docker/blob/main/docs/policy.md
+    description: Every control, its tier (floor, baseline, advisory), what it checks and how to fix a breach.
+  - name: Safe replace and the host lock
+    link: https://github.com/containment/docker/blob/main/docs/reliability.md
+    description: What happens when a run is interrupted or races another run.
 extends_documentation_fragment:
   - containment.docker.docker
   - containment.docker.docker.converge
@@ -62,17 +81,47 @@ EXAMPLES = r'''
   containment.docker.secure_stack:
     services:
       - name: web
-        image: containment-demo/doggos:1
+        image: registry.example.com/shop/web:1.4.2
         user: "1501:1501"
         memory: 64m
         cpus: 0.5
         ports: [127.0.0.1:8080:8080]
       - name: worker
-        image: containment-test/busybox:1
+        image: registry.example.com/shop/worker:3.0.1
         user: "1502:1502"
         memory: 32m
         cpus: 0.25
     prune: true
+
+- name: An API that starts only once its database is healthy, and a front end after the API
+  containment.docker.secure_stack:
+    services:
+      - name: db
+        image: containment-test/busybox:1
+        user: "1511:1511"
+        memory: 32m
+        cpus: 0.25
+        command: [sh, -c, "sleep 2; touch /tmp/ready; exec sleep 3600"]
+        healthcheck:
+          test: test -e /tmp/ready
+          interval: 1s
+      - name: api
+        image: containment-test/busybox:1
+        user: "1512:1512"
+        memory: 32m
+        cpus: 0.25
+        command: [sleep, "3600"]
+        depends_on:
+          db:
+            condition: service_healthy
+      - name: front
+        image: containment-test/busybox:1
+        user: "1513:1513"
+        memory: 32m
+        cpus: 0.25
+        command: [sleep, "3600"]
+        depends_on: [api]
+    prune: false
 '''
 
 RETURN = r'''
@@ -86,7 +135,7 @@ services:
       description: The service.
       type: str
     action:
-      description: One of create, recreate, start, stop, remove, none.
+      description: One of create, recreate, restart, start, stop, remove, none.
       type: str
     reasons:
       description: Why, for example the fields that drifted.
@@ -129,7 +178,7 @@ summary:
   description: Count of services per action.
   returned: always
   type: dict
-  sample: {create: 0, recreate: 1, none: 19, remove: 0, start: 0, stop: 0, pruned: 0, failed: 0}
+  sample: {create: 0, recreate: 1, restart: 0, none: 19, remove: 0, start: 0, stop: 0, pruned: 0, failed: 0}
 '''
 
 from ansible_collections.containment.docker.plugins.module_utils import _module
@@ -142,7 +191,7 @@ def main():
     ), _module.CONVERGE_OPTIONS))
     results, pruned, engine_calls = _module.converge(module, module.params['services'], prune=module.params['prune'],
                                                      check_unique_uid=True)
-    summary = dict((action, 0) for action in ('create', 'recreate', 'start', 'stop', 'remove', 'none'))
+    summary = dict((action, 0) for action in ('create', 'recreate', 'restart', 'start', 'stop', 'remove', 'none'))
     for result in results:
         summary[result['action']] += 1
     summary['pruned'] = len(pruned)

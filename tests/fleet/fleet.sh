@@ -5,6 +5,10 @@
 #   tests/fleet/fleet.sh up N      # converge to hosts host1..hostN (adds or removes hosts)
 #   tests/fleet/fleet.sh down      # stop and remove every fleet host; leave nothing behind
 #   tests/fleet/fleet.sh status    # one line per host
+#   tests/fleet/fleet.sh restart-engine I [--kill]
+#                                  # stop host I's dockerd (SIGTERM, or SIGKILL with --kill),
+#                                  # wait until it and its containerd are gone, start it again
+#                                  # and wait until it answers (its containers are not touched)
 #
 # Host i is:
 #   - network namespace cdfleet-hostI with lo up and a veth pair: eth0 inside
@@ -273,7 +277,7 @@ write_inventory() { # write_inventory N
 # ------------------------------------------------------------------------------
 cmd_up() {
     local n=${1:-}
-    [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)) || die "usage: fleet.sh up N   (1 <= N <= 200)"
+    if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 200)); then die "usage: fleet.sh up N   (1 <= N <= 200)"; fi
     local start=$SECONDS i
 
     # the main engine and the test images on it (no-ops when already there)
@@ -331,7 +335,7 @@ cmd_down() {
     rmdir "$RUN_ROOT" "$DATA_ROOT" 2>/dev/null || true
     rm -f "$INVENTORY"
     rmdir "$(dirname "$INVENTORY")" 2>/dev/null || true
-    ((any)) && say "down" || say "no fleet hosts"
+    if ((any)); then say "down"; else say "no fleet hosts"; fi
 }
 
 cmd_status() {
@@ -357,6 +361,40 @@ cmd_status() {
     return $bad
 }
 
+# pids of host i's own containerd (not the shims: they outlive a killed dockerd)
+containerd_pids() {
+    local pid
+    for pid in $(pids_mentioning "$(run_dir "$1")/"); do
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == containerd ]] && echo "$pid"
+    done
+    return 0
+}
+
+# restart-engine I [--kill]: what a host sees when its Docker engine is restarted
+# (`systemctl restart docker`) or dies (`kill -9`): the daemon goes away with its
+# containerd, comes back on the same data root, and restores its containers by their
+# restart policies. A killed process's orphans are reaped late here, so wait for every
+# pid to vanish before starting the daemon again (it refuses a live pidfile).
+cmd_restart_engine() {
+    local i=${1:-} mode=${2:-} sig=TERM pid
+    local -a pids
+    [[ $i =~ ^[0-9]+$ ]] || die "usage: fleet.sh restart-engine I [--kill]"
+    case $mode in
+        '') ;;
+        --kill) sig=KILL ;;
+        *) die "usage: fleet.sh restart-engine I [--kill]" ;;
+    esac
+    [[ -e /run/netns/$(ns_of "$i") ]] || die "host$i is not up"
+    pid=$(dockerd_pid "$i") || die "host$i: dockerd does not run"
+    mapfile -t pids < <(echo "$pid"; containerd_pids "$i")
+    kill "-$sig" "$pid"
+    # a graceful stop stops every container first (up to its stop timeout)
+    wait_gone "$WAIT" "${pids[@]}" || die "host$i: dockerd or containerd (${pids[*]}) still there ${WAIT}s after SIG$sig"
+    host_up "$i"
+    host_wait "$i"
+    say "host$i: engine restarted (SIG$sig)"
+}
+
 # ------------------------------------------------------------------------------
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, dockerd)"
 for t in ip nsenter dockerd docker flock; do
@@ -373,8 +411,9 @@ case ${1:-} in
     up) cmd_up "${2:-}" ;;
     down) cmd_down ;;
     status) cmd_status ;;
+    restart-engine) cmd_restart_engine "${2:-}" "${3:-}" ;;
     *)
-        sed -n '5,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '5,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -75,7 +75,7 @@ echo "fleet down: $(secs "$t2" "$t3")s"
 check "no $P network namespace" none bash -c "ip netns list | grep -- '$P-'"
 check "no $P mount" none grep -- "/$P" /proc/self/mountinfo
 check "no $P process" none pgrep -f -- "/run/$P/"
-check "no $P link" none bash -c "ip -o link show | grep -E ': $P[0-9]+[@:]'"
+check "no $P link" none bash -c "ip -o link show | grep -E ': ${P}[0-9]+[@:]'"
 check "no $P cgroup" none cg_left
 check "no /run/$P, /var/lib/$P" bash -c "! [[ -e /run/$P || -e /var/lib/$P ]]"
 check "no inventory left" bash -c "! [[ -e '${CDFLEET_INVENTORY:-$here/.state/inventory.yml}' ]]"

@@ -14,28 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-TOP = Path(__file__).resolve().parent.parent.parent
-# The ansible-playbook of the interpreter running pytest (the Makefile's venv), so the
-# module runs with the same pinned ansible-core and Docker SDK.
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
-if not os.path.exists(ANSIBLE_PLAYBOOK):
-    ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook") or "ansible-playbook"
+from playbook_env import ANSIBLE_ENV, ANSIBLE_PLAYBOOK
 
-ANSIBLE_ENV = {
-    "ANSIBLE_NOCOLOR": "1",
-    "ANSIBLE_RETRY_FILES_ENABLED": "0",
-    "ANSIBLE_LOCALHOST_WARNING": "0",
-    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-    "ANSIBLE_DEPRECATION_WARNINGS": "0",
-}
+TOP = Path(__file__).resolve().parent.parent.parent
 
 
 def docker(*args, check=True, timeout=60):
@@ -79,31 +66,36 @@ class Sandbox(object):
             self.tags.append(tag)
         return tag
 
-    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container", verbosity=0):
+    def run(self, tasks, check=False, diff=False, module="containment.docker.secure_container", verbosity=0, python=None,
+            env=None):
         """Run one playbook with one task per dict of module options in `tasks` (or one dict).
 
         Each task may fail (ignore_errors); its registered result is returned, so a test asserts
         on failures as on successes. One dict in, one result out; a list in, a list out.
-        The output of each run is kept in output-N.txt of the test's tmp_path."""
+        The output of each run is kept in output-N.txt of the test's tmp_path. python: the interpreter
+        the module runs with (default: ansible-playbook's own); env: more environment for
+        ansible-playbook (hence the module); a task's "_module" key picks another module for it."""
         single = isinstance(tasks, dict)
         tasks = [tasks] if single else list(tasks)
         self.runs += 1
         out = self.tmp_path / ("results-%d.json" % self.runs)
         playbook = self.tmp_path / ("playbook-%d.yml" % self.runs)
-        steps = [{"name": "task %d" % i, module: args, "register": "r%d" % i, "ignore_errors": True}
-                 for i, args in enumerate(tasks)]
+        # a task's own module: {"_module": "containment.docker.secure_container_audit", ...options}
+        steps = [{"name": "task %d" % i, args.get("_module", module): dict((k, v) for k, v in args.items() if k != "_module"),
+                  "register": "r%d" % i, "ignore_errors": True} for i, args in enumerate(tasks)]
         steps.append({"name": "save the registered results", "ansible.builtin.copy": {
             "content": "{{ [%s] | to_json }}" % ", ".join("r%d" % i for i in range(len(tasks))),
-            "dest": str(out)}, "check_mode": False, "diff": False})
+            "dest": str(out)}, "check_mode": False, "diff": False,
+            "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}})
         play = [{"hosts": "localhost", "gather_facts": False,
-                 "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}, "tasks": steps}]
+                 "vars": {"ansible_python_interpreter": python or "{{ ansible_playbook_python }}"}, "tasks": steps}]
         playbook.write_text(json.dumps(play, indent=2), encoding="utf-8")  # JSON is YAML
         cmd = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
         cmd += ["-" + "v" * verbosity] if verbosity else []
         began = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **ANSIBLE_ENV),
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **dict(ANSIBLE_ENV, **(env or {}))),
                               timeout=300, check=False)
         (self.tmp_path / ("output-%d.txt" % self.runs)).write_text(
             "%s\n%s%s\n(%.1f s)\n" % (" ".join(cmd), proc.stdout, proc.stderr, time.monotonic() - began), encoding="utf-8")

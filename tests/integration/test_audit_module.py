@@ -85,7 +85,10 @@ SHAPES = {
     "host-pid": ("run", {}, ["--pid", "host"], {"no_host_namespaces": "fail", "security_profiles": "fail"}),
     "host-ipc": ("run", {}, ["--ipc", "host"], {"no_host_namespaces": "fail", "security_profiles": "fail"}),
     "device": ("run", {}, ["--device", "/dev/null:/dev/xnull"], {"no_devices": "fail"}),
-    "restart-always": ("run", {}, ["--restart", "always"], {"restart_policy": "fail"}),
+    # only `always` (or `no`) brings every running service back after an engine restart or kill (docs/policy.md)
+    "restart-always": ("run", {}, ["--restart", "always"], {}),
+    "restart-unless-stopped": ("run", {}, ["--restart", "unless-stopped"], {"restart_policy": "fail"}),
+    "restart-on-failure": ("run", {}, ["--restart", "on-failure:5"], {"restart_policy": "fail"}),
     "no-healthcheck": ("run", {"--health-cmd": None, "--health-interval": None}, [], {"healthcheck": "warn"}),
     # Privileged containers cannot start on this machine; the created one is audited all the same.
     # Docker adds 'label=disable' to privileged containers too.

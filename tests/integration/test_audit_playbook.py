@@ -135,12 +135,14 @@ def test_one_combined_json_report_of_the_documented_shape(failing_run, deployed)
     jsonschema.validate(report, _reports.REPORT_SCHEMA)
     hosts = dict((h["host"], h) for h in report["hosts"])
     assert sorted(hosts) == ["gone", "host1", "host2"]
-    assert hosts["gone"]["status"] == "unreachable" and "gone/docker.sock" in hosts["gone"]["error"]
+    # reached (connection local) but its engine is not there: not audited, with the module's reason
+    assert hosts["gone"]["status"] == "not_audited" and "gone/docker.sock" in hosts["gone"]["error"]
+    assert hosts["gone"]["error"].startswith("not audited: no Docker engine socket at ")
     assert sorted(c["name"] for c in hosts["host1"]["containers"]) == [deployed.name("by-hand"), deployed.name("web")]
     assert [c["name"] for c in hosts["host2"]["containers"]] == [deployed.name("edge")]
     assert hosts["host1"]["engine"]["docker_host"].endswith("/host1/docker.sock")
     assert report["summary"]["failing_containers"] == ["host1/" + deployed.name("by-hand")]
-    assert report["summary"]["unreachable_hosts"] == ["gone"]
+    assert report["summary"]["unreachable_hosts"] == [] and report["summary"]["not_audited_hosts"] == ["gone"]
     assert len(report["findings"]) == 3 * len(CONTROLS)
     statuses = dict(((f["host"], f["container"], f["control"]), f) for f in report["findings"])
     edge = statuses[("host2", deployed.name("edge"), "cap_drop_all")]
@@ -205,4 +207,4 @@ def test_unreachable_host_gates_the_run_unless_told_otherwise(fleet, deployed, t
     assert rc == 0, output
     report = load_reports(report_dir)[0]
     assert report["summary"]["by_status"]["fail"] == 0 and report["summary"]["containers"] == 2
-    assert report["summary"]["unreachable_hosts"] == ["gone"] and report["passed"] is False
+    assert report["summary"]["not_audited_hosts"] == ["gone"] and report["passed"] is False

@@ -157,6 +157,34 @@ def test_a_failed_batch_stops_the_rollout(tmp_path, sandbox):
     assert docker("network", "ls", "-q", "--filter", "name=containment_" + sandbox.name("fine")).stdout == ""
 
 
+def test_deploy_checks_each_host_once_and_again_when_its_variables_change(tmp_path, sandbox):
+    """deploy.yml checks every host before the first batch; the role, applied next with the same
+    variables, does not run the checks again (they cost a second per host at 200 services). A play that
+    changes the host's variables in between makes the role check again."""
+    service = {"name": sandbox.name("web"), "image": "containment-test/busybox:1", "user": "1501:1501",
+               "memory": "16m", "cpus": 0.1, "command": ["sh", "-c", "sleep 3600"], "grace_period": 0.5}
+    inventory = write_inventory(tmp_path / "inventory", {"only": {"secure_services_services": [service]}},
+                                {"secure_services_prune": False})
+    check_task = "TASK [containment.docker.secure_services : Check every service of this host, merged"
+    rc, output = playbook(["-i", inventory, DEPLOY])
+    assert rc == 0, output
+    assert output.count(check_task) == 1, output
+    assert inspect(sandbox.name("web"))["State"]["Running"]
+
+    # the role after a task that changed the variables: checked again, and what is wrong now is caught
+    # (an override naming a service the host does not have: only these checks see that)
+    play = [{"hosts": "all", "gather_facts": False, "tasks": [
+        {"ansible.builtin.include_role": {"name": "containment.docker.secure_services", "tasks_from": "validate"}},
+        {"ansible.builtin.set_fact": {"secure_services_overrides": {"nosuch": {"memory": "32m"}}}},
+        {"ansible.builtin.include_role": {"name": "containment.docker.secure_services"}}]}]
+    (tmp_path / "twice.yml").write_text(json.dumps(play), encoding="utf-8")
+    rc, output = playbook(["-i", inventory, str(tmp_path / "twice.yml")])
+    assert rc != 0
+    assert output.count(check_task) == 2, output
+    assert "only: secure_services refused: secure_services_overrides names nosuch" in output
+    assert "Converge all services of this host" not in output
+
+
 def test_new_options_pass_the_roles_checks_and_a_removed_service_needs_only_its_name(tmp_path):
     service = {"name": "worker", "image": "containment-test/busybox:1", "user": "1504:1504", "memory": "64m", "cpus": 0.5,
                "ulimits": ["nofile:1024:2048"], "log_options": {"max-size": "20m", "max-file": "2"}, "init": True,

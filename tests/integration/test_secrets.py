@@ -105,7 +105,9 @@ def playbook(tmp_path, name, args):
 
 def test_a_secret_in_every_output_path_of_the_module(sandbox, secrets, tmp_path):
     name = sandbox.name("app")
-    run = lambda options, **kw: sandbox.run(options, verbosity=VERBOSE, **kw)  # noqa: E731
+
+    def run(options, **kw):
+        return sandbox.run(options, verbosity=VERBOSE, **kw)
 
     created = run(service(sandbox, secrets), diff=True)
     assert not created.get("failed"), created.get("msg")

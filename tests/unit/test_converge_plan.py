@@ -212,3 +212,26 @@ def test_a_service_being_removed_must_still_be_well_formed():
     with pytest.raises(SpecError) as err:
         _converge.load_specs([raw(state='absent', privileged=True)])
     assert [(p['field'], p['rule']) for p in err.value.problems] == [('privileged', 'unknown option')]
+
+
+RUNNING = {'Running': True, 'Restarting': False, 'Status': 'running'}
+JUDGE = [
+    # (why, state, elapsed, grace, healthy_timeout, restarts, verdict)
+    ('running within the grace period', RUNNING, 0.5, 1, 60, 0, 'wait'),
+    ('running after the grace period', RUNNING, 1.0, 1, 60, 0, 'up'),
+    ('exited', {'Running': False, 'Status': 'exited', 'ExitCode': 3}, 0.5, 1, 60, 0, 'down'),
+    ('restarting (a crash loop caught between two runs)', dict(RUNNING, Restarting=True, Status='restarting'), 0.5, 1, 60, 0, 'down'),
+    # restart policy `always`: a process that exits 3 after 0.3 s is running again 100 ms later, so
+    # every look may find it running; the restart count gives it away
+    ('running, but restarted once since it was started', RUNNING, 1.2, 1, 60, 1, 'down'),
+    ('running after the grace period, restarted meanwhile', RUNNING, 5, 1, 60, 2, 'down'),
+    ('unhealthy', dict(RUNNING, Health={'Status': 'unhealthy'}), 0.5, 1, 60, 0, 'down'),
+    ('starting health after the grace period', dict(RUNNING, Health={'Status': 'starting'}), 2, 1, 60, 0, 'wait'),
+    ('healthy after the grace period', dict(RUNNING, Health={'Status': 'healthy'}), 2, 1, 60, 0, 'up'),
+    ('not healthy in time', dict(RUNNING, Health={'Status': 'starting'}), 60, 1, 60, 0, 'down'),
+]
+
+
+@pytest.mark.parametrize('why, state, elapsed, grace, healthy_timeout, restarts, verdict', JUDGE, ids=[j[0] for j in JUDGE])
+def test_judge_start(why, state, elapsed, grace, healthy_timeout, restarts, verdict):
+    assert _converge.judge_start(state, elapsed, grace, healthy_timeout, restarts) == verdict

@@ -118,9 +118,10 @@ REFUSED = [
     ('networks', [{'name': 'n1', 'aliases': ['bad alias']}], 'format'),
     ('networks', [{'name': 'n1', 'mac_address': '02:42:ac:11:00:02'}], 'unknown option'),
     ('networks', ['n1', {'name': 'n1'}], 'format'),
-    ('depends_on', ['web'], 'format'),  # itself
     ('depends_on', [{'service': 'db', 'condition': 'service_done'}], 'format'),
     ('depends_on', ['db', {'db': {'condition': 'service_healthy'}}], 'format'),
+    ('depends_on', 'db', 'format'),  # neither a list nor a mapping
+    ('depends_on', [{'db': {'condition': 'service_healthy', 'required': False}}], 'format'),
     ('env', {'FOO': None}, 'format'),
 ]
 

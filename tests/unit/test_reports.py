@@ -159,22 +159,28 @@ def test_report_schema_rejects_a_wrong_shape(fleet):
         jsonschema.validate(broken, _reports.REPORT_SCHEMA)
 
 
-def test_unreachable_hosts_are_reported_and_do_not_hide_the_others(fleet):
+def test_unreachable_and_not_audited_hosts_are_reported_apart_and_do_not_hide_the_others(fleet):
     hosts = dict((h["host"], h) for h in fleet["hosts"])
     assert [h["host"] for h in fleet["hosts"]] == ["down", "far", "node1", "node2"]
-    assert hosts["down"]["status"] == "unreachable" and "nope.sock" in hosts["down"]["error"]
-    assert hosts["far"]["status"] == "unreachable" and "ssh" in hosts["far"]["error"]
+    # the module ran and failed (engine, socket, TLS, SDK): not audited, with the module's reason
+    assert hosts["down"]["status"] == "not_audited"
+    assert hosts["down"]["error"] == "not audited: cannot reach the Docker engine at unix:///nope.sock"
+    # Ansible never got there (SSH): unreachable
+    assert hosts["far"]["status"] == "unreachable"
+    assert hosts["far"]["error"] == "unreachable: Failed to connect to the host via ssh"
     assert hosts["node1"]["status"] == hosts["node2"]["status"] == "ok"
-    assert fleet["summary"]["unreachable_hosts"] == ["down", "far"]
+    assert fleet["summary"]["unreachable_hosts"] == ["far"]
+    assert fleet["summary"]["not_audited_hosts"] == ["down"]
     assert fleet["summary"]["hosts"] == 4 and fleet["summary"]["containers"] == 4
     assert fleet["summary"]["failing_containers"] == ["node1/legacy"]
     assert {f["host"] for f in fleet["findings"]} == {"node1", "node2"}
     assert fleet["passed"] is False
 
 
-def test_missing_result_counts_as_unreachable():
+def test_missing_or_skipped_result_counts_as_not_audited():
     report = _reports.combine({"ghost": None, "skipped": {"skipped": True}})
-    assert [h["status"] for h in report["hosts"]] == ["unreachable", "unreachable"]
+    assert [h["status"] for h in report["hosts"]] == ["not_audited", "not_audited"]
+    assert [h["error"] for h in report["hosts"]] == ["not audited: no audit result", "not audited: the host was skipped"]
     assert report["passed"] is False
 
 
@@ -188,7 +194,7 @@ def test_report_passes_only_without_failures_and_unreachable_hosts():
 def test_junit_counts_match_the_findings(fleet):
     root = ET.fromstring(_reports.to_junit(fleet))
     counts = fleet["summary"]["by_status"]
-    unreachable = len(fleet["summary"]["unreachable_hosts"])
+    unreachable = len(fleet["summary"]["unreachable_hosts"]) + len(fleet["summary"]["not_audited_hosts"])
     assert root.tag == "testsuites"
     assert int(root.get("tests")) == len(fleet["findings"]) + unreachable
     assert int(root.get("failures")) == counts["fail"]
@@ -213,8 +219,10 @@ def test_junit_failure_carries_evidence_and_exception_its_reason(fleet):
     skipped = root.find("./testsuite[@name='node1/edge']/testcase[@name='cap_drop_all']/skipped")
     assert skipped.get("message") == "excepted: " + EXCEPTION_REASON
     assert root.find("./testsuite[@name='node1/web']/testcase[@name='memory_limit']").find("failure") is None
-    error = root.find("./testsuite[@name='down']/testcase/error")
-    assert error.get("type") == "unreachable" and "nope.sock" in error.get("message")
+    error = root.find("./testsuite[@name='down']/testcase[@name='engine audited']/error")
+    assert error.get("type") == "not_audited" and "nope.sock" in error.get("message")
+    error = root.find("./testsuite[@name='far']/testcase[@name='host reachable']/error")
+    assert error.get("type") == "unreachable" and "ssh" in error.get("message")
 
 
 def test_junit_drops_characters_xml_cannot_carry():

@@ -156,7 +156,7 @@ def test_normalize_fills_defaults_and_canonical_forms():
     assert spec['entrypoint'] is None
     assert spec['tmpfs'] == [{'path': '/tmp', 'size': 64 * MiB, 'mode': '1777', 'exec_reason': None}]
     assert _spec.network_names(spec) == ['containment_web']
-    assert (spec['restart_policy'], spec['restart_retries']) == ('on-failure', 5)
+    assert (spec['restart_policy'], spec['restart_retries']) == ('always', 5)
     assert spec['exceptions'] == {'cap_drop_all': 'NET_BIND_SERVICE for port 80'}
     assert spec['healthcheck'] is None
     assert spec['stop_timeout'] == 10
@@ -357,10 +357,9 @@ VALIDATE_REFUSES = [
     ('the port %s' % p, raw(ports=[p]), 'ports_bound', 'all addresses')
     for p in ('8080:80', ':8080:80', '0.0.0.0:8080:80', '[::]:8080:80', '[0:0:0:0:0:0:0:0]:8080:80', '80')
 ] + [
-    ('restart policy always', raw(restart_policy='always'), 'restart_policy', 'forever'),
-    ('restart policy unless-stopped', raw(restart_policy='unless-stopped'), 'restart_policy', 'forever'),
-    ('on-failure with 0 retries', raw(restart_retries=0), 'restart_policy', '0 retries'),
-    ('on-failure with 6 retries', raw(restart_retries=6), 'restart_policy', '6 retries'),
+    ('restart policy unless-stopped', raw(restart_policy='unless-stopped'), 'restart_policy', 'engine is killed'),
+    ('restart policy on-failure', raw(restart_policy='on-failure'), 'restart_policy', 'exits 0 on SIGTERM'),
+    ('on-failure with 0 retries', raw(restart_policy='on-failure', restart_retries=0), 'restart_policy', '0 retries'),
     ('a uid another service on the host uses', dict(raw(), ctx={'uid_owners': {'1500': {'web', 'db'}}}),
      'unique_uid', 'also used by db'),
 ]
@@ -424,7 +423,8 @@ VALIDATE_ACCEPTS = [
     ('host network with an exception', raw(network_mode='host', exceptions={'no_host_namespaces': 'DHCP'}),
      {'no_host_namespaces': 'excepted'}),
     ('restart policy no', raw(restart_policy='no'), {'restart_policy': 'pass'}),
-    ('on-failure with 1 retry', raw(restart_retries=1), {'restart_policy': 'pass'}),
+    ('restart policy always (the default)', raw(), {'restart_policy': 'pass'}),
+    ('restart_retries without on-failure is ignored', raw(restart_retries=0), {'restart_policy': 'pass'}),
     ('no healthcheck (a warning, never a refusal)', raw(), {'healthcheck': 'warn'}),
     ('a healthcheck of NONE (a warning)', raw(healthcheck={'test': ['NONE']}), {'healthcheck': 'warn'}),
     ('a healthcheck', raw(healthcheck={'test': ['CMD', 'true']}), {'healthcheck': 'pass'}),
@@ -481,7 +481,7 @@ def test_desired_inspect_is_the_hardened_container():
     assert host['MemorySwap'] == host['Memory']
     assert host['NanoCpus'] == 500000000
     assert host['PidsLimit'] == 256
-    assert host['RestartPolicy'] == {'Name': 'on-failure', 'MaximumRetryCount': 5}
+    assert host['RestartPolicy'] == {'Name': 'always', 'MaximumRetryCount': 0}
     assert host['NetworkMode'] == 'containment_web'
     assert host['PortBindings'] == {'8080/tcp': [{'HostIp': '127.0.0.1', 'HostPort': '8080'}]}
     assert host['Binds'] == ['data:/data:rw']
@@ -602,7 +602,7 @@ DRIFTS = [
     ('a group added', 'HostConfig.GroupAdd', ['0'], 'groups'),
     ('a port on all addresses', 'HostConfig.PortBindings', {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]},
      'ports'),
-    ('another restart policy', 'HostConfig.RestartPolicy', {'Name': 'always', 'MaximumRetryCount': 0}, 'restart_policy'),
+    ('another restart policy', 'HostConfig.RestartPolicy', {'Name': 'on-failure', 'MaximumRetryCount': 5}, 'restart_policy'),
     ('another bind', 'HostConfig.Binds', ['data:/data:rw', '/etc:/etc:ro'], 'volumes'),
     ('host network', 'HostConfig.NetworkMode', 'host', 'network_mode'),
     ('host pid', 'HostConfig.PidMode', 'host', 'pid_mode'),

@@ -94,6 +94,10 @@ def test_what_the_engine_takes_is_still_accepted(options):
 def test_operations_are_canonical_numbers_with_defaults():
     assert _spec.operations(dict(GOOD, grace_period='0.5')) == {
         'state': 'started', 'pull': 'missing', 'grace_period': 0.5, 'healthy_timeout': 60, 'recreate': False, 'restart': False}
+    assert _spec.operations(dict(GOOD, recreate='yes', restart=False))['recreate'] is True
+    with pytest.raises(SpecError) as err:
+        _spec.operations(dict(GOOD, restart='sometimes'))
+    assert [(p['service'], p['field']) for p in err.value.problems] == [('good-a', 'restart')]
     with pytest.raises(SpecError) as err:
         _spec.operations(dict(GOOD, pull='sometimes'))
     assert [(p['service'], p['field']) for p in err.value.problems] == [('good-a', 'pull')]

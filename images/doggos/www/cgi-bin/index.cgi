@@ -4,7 +4,7 @@
 # read-only root filesystem, as any uid.
 DOGS=/www/dogs
 dog=$(shuf -n 1 "$DOGS/dogs.txt")
-first=$(printf '%s' "$dog" | cut -c1 | tr 'a-z' 'A-Z')
+first=$(printf '%s' "$dog" | cut -c1 | tr '[:lower:]' '[:upper:]')
 Name="$first${dog#?}"
 count=$(wc -l < "$DOGS/dogs.txt")
 printf 'Content-Type: text/html; charset=utf-8\r\n'
