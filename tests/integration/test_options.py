@@ -52,7 +52,7 @@ def rows(net, volume, bind_dir, ports):
         "shm_size": ("32m", "48m", host("ShmSize"), (32 * MIB, 48 * MIB), ["df", "-k", "/dev/shm"], ("32768", "49152")),
         "ulimits": (["nofile:1024:2048"], ["nofile:4096:8192"], host("Ulimits"),
                     ([{"Name": "nofile", "Soft": 1024, "Hard": 2048}], [{"Name": "nofile", "Soft": 4096, "Hard": 8192}]),
-                    ["sh", "-c", "ulimit -n"], ("1024", "4096")),
+                    ["sh", "-c", "grep 'open files' /proc/1/limits | tr -s ' '"], ("open files 1024 2048", "open files 4096 8192")),
         "sysctls": ({"net.ipv4.ip_unprivileged_port_start": "80"}, {"net.ipv4.ip_unprivileged_port_start": "443"}, host("Sysctls"),
                     ({"net.ipv4.ip_unprivileged_port_start": "80"}, {"net.ipv4.ip_unprivileged_port_start": "443"}),
                     ["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"], ("80", "443")),

@@ -191,7 +191,10 @@ def test_new_options_pass_the_roles_checks_and_a_removed_service_needs_only_its_
                "networks": ["plain", {"name": "back", "aliases": ["work"]}], "sysctls": {"net.core.somaxconn": "512"},
                "device_read_bps": [{"path": "/dev/vda", "rate": "10m"}], "depends_on": [{"service": "db", "condition": "service_healthy"}],
                "ports": ["8000-8001:8000-8001"]}
-    inventory = write_inventory(tmp_path / "inventory", {"h1": {}}, {"secure_services_services": [service, {"name": "old", "state": "absent"}]})
+    db = {"name": "db", "image": "containment-test/busybox:1", "user": "1505:1505", "memory": "64m", "cpus": 0.5,
+          "healthcheck": {"test": "true"}}
+    inventory = write_inventory(tmp_path / "inventory", {"h1": {}},
+                                {"secure_services_services": [service, db, {"name": "old", "state": "absent"}]})
     merged = by_name(merged_lists(tmp_path, inventory)["h1"])
     assert merged["old"] == {"name": "old", "state": "absent"}
     assert merged["worker"]["ports"] == ["127.0.0.1:8000-8001:8000-8001"]  # the range bound to the bind address
