@@ -139,8 +139,6 @@ class _Collector(object):
         self.problems.append(dict(service=self.service, field=field, rule=rule, message=message, fix=fix))
 
 
-
-
 # ---------------------------------------------------------------- units
 
 def parse_size(value):
@@ -342,7 +340,6 @@ def _command(errors, field, value):
     return words
 
 
-
 # ---------------------------------------------------------------- checks shared by the rows
 
 def _env_values(errors, field, mapping):
@@ -362,7 +359,6 @@ def _env_values(errors, field, mapping):
             errors.add(field, 'format', 'value of %s holds a NUL character' % key, 'remove the NUL')
         result[str(key)] = _label_text(value)
     return result
-
 
 
 def _secret_item(errors, item, user):
@@ -396,8 +392,6 @@ def _secret_item(errors, item, user):
             name, source, info['uid'], info['gid'], info['mode'], user.group(0)),
             "write it with ansible.builtin.copy owner: '%s' group: '%s' mode: '0400'" % (user.group(1), user.group(2)))
     return result
-
-
 
 
 def _finite(value):
@@ -655,8 +649,6 @@ def _healthcheck_test(errors, test):
         return test
     errors.add('healthcheck', 'format', 'healthcheck test %r: %s' % (test, problem), fix)
     return None
-
-
 
 
 # ---------------------------------------------------------------- parse: one function per option that needs more
@@ -1280,8 +1272,6 @@ LABEL_SECRET_ENV = policy.LABEL_SECRET_ENV
 LABEL_SECRET_FILE = policy.LABEL_SECRET_FILE
 
 
-
-
 # ---------------------------------------------------------------- inspect / read: the options that are not one field
 # inspect(spec, container, image) writes into the desired container (`image` holds the image's id, its Config
 # and the spec hash); read(inspect) reads a container (desired or live) back in the inventory's units.
@@ -1437,7 +1427,7 @@ def _read_security_opts(inspect):
     """Sorted, a seccomp profile by its digest: its JSON is too long to read in a diff, and equal content is equal."""
     opts = []
     for opt in (inspect.get('HostConfig') or {}).get('SecurityOpt') or []:
-        key, sep, value = opt.partition('=')
+        key, _sep, value = opt.partition('=')
         if key == 'seccomp' and value.startswith('{'):
             opt = 'seccomp=<profile sha256:%s>' % hashlib.sha256(value.encode('utf-8')).hexdigest()[:16]
         opts.append(opt)

@@ -14,12 +14,12 @@ from ansible_collections.containment.docker.plugins.module_utils import _spec
 
 MODULE = Path(__file__).resolve().parents[2] / 'plugins' / 'modules' / 'secure_container.py'
 COMPARED = ('type', 'elements', 'default', 'choices', 'required', 'no_log')
+TABLE = dict(_spec.SERVICE_OPTIONS, **_spec.OPERATION_OPTIONS)
 
 
 def text_of(option):
     description = option.get('description') or ''
     return ' '.join(description) if isinstance(description, list) else description
-TABLE = dict(_spec.SERVICE_OPTIONS, **_spec.OPERATION_OPTIONS)
 
 
 def documented_options():
