@@ -515,6 +515,7 @@ write_inventory() { # write_inventory N
             echo "      containment_docker_host: $(sock_of "$i")"
             echo "      cdfleet_netns: $(ns_of "$i")"
             echo "      cdfleet_address: $NET.$i.2"
+            echo "      cdfleet_docker_host: $(sock_of "$i")"
         done
     } >"$tmp"
     mv "$tmp" "$INVENTORY"
