@@ -198,8 +198,8 @@ def test_unreachable_host_gates_the_run_unless_told_otherwise(fleet, deployed, t
     assert report["summary"]["not_audited_hosts"] == ["gone"] and report["passed"] is False
 
 
-def test_not_audited_hosts_name_the_reason_and_differ_from_an_unreachable_one(fleet, ssh_fleet, ssh_user, deployed,
-                                                                               tmp_path):
+def test_not_audited_hosts_name_the_reason_and_differ_from_an_unreachable_one(
+        fleet, ssh_fleet, ssh_user, deployed, tmp_path):
     """Over SSH to host1: as a user outside group docker (permission denied on the socket), with a
     Python that has no Docker SDK (a venv without it), and to an address where no sshd listens."""
     venv = tmp_path / "venv-without-docker"
