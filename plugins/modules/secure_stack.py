@@ -97,7 +97,7 @@ EXAMPLES = r'''
   containment.docker.secure_stack:
     services:
       - name: db
-        image: containment-test/busybox:1
+        image: registry.example.com/shop/worker:3.0.1
         user: "1511:1511"
         memory: 32m
         cpus: 0.25
@@ -106,7 +106,7 @@ EXAMPLES = r'''
           test: test -e /tmp/ready
           interval: 1s
       - name: api
-        image: containment-test/busybox:1
+        image: registry.example.com/shop/worker:3.0.1
         user: "1512:1512"
         memory: 32m
         cpus: 0.25
@@ -115,7 +115,7 @@ EXAMPLES = r'''
           db:
             condition: service_healthy
       - name: front
-        image: containment-test/busybox:1
+        image: registry.example.com/shop/worker:3.0.1
         user: "1513:1513"
         memory: 32m
         cpus: 0.25
