@@ -9,6 +9,9 @@
 #                                  # stop host I's dockerd (SIGTERM, or SIGKILL with --kill),
 #                                  # wait until it and its containerd are gone, start it again
 #                                  # and wait until it answers (its containers are not touched)
+#   tests/fleet/fleet.sh config I FILE
+#                                  # make FILE host I's daemon.json and restart its engine
+#                                  # gracefully (as restart-engine I) so dockerd reads it
 #
 # Host i is:
 #   - network namespace cdfleet-hostI with lo up and a veth pair: eth0 inside
@@ -20,8 +23,10 @@
 #       socket    unix:///run/cdfleet/hostI/docker.sock
 #       data-root /var/lib/cdfleet/hostI, exec-root /run/cdfleet/hostI/exec
 #     with its own supervised containerd (state under those roots), its own
-#     containerd namespace, cgroup parent /cdfleet-hostI, config file and
-#     log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
+#     containerd namespace, cgroup parent /cdfleet-hostI, config file
+#     (/run/cdfleet/hostI/daemon.json: `{}` when a host is first made, or the
+#     JSON in $CDFLEET_DAEMON_JSON_<I> at `up`; kept across engine restarts, so
+#     a role that edits it sees it read) and log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
 #     rules live in its netns, so published ports and user-defined networks
 #     work as on a real host (127.0.0.1 inside the netns, or 10.231.I.2).
 #   - the test images (scripts/images.env), copied from the main engine
@@ -121,8 +126,8 @@ wait_gone() { # wait_gone SECONDS PID...
 }
 
 # ------------------------------------------------------------------------------
-host_up() { # create netns + veth and start dockerd (does not wait)
-    local i=$1 ns veth dir
+host_up() { # create netns + veth and start dockerd (does not wait); host_up I [CONFIG_JSON]
+    local i=$1 config=${2:-} ns veth dir
     ns=$(ns_of "$i")
     veth=$(veth_of "$i")
     dir=$(run_dir "$i")
@@ -145,7 +150,11 @@ host_up() { # create netns + veth and start dockerd (does not wait)
         return 0
     fi
     rm -f "$dir/docker.pid" "$dir/docker.sock"
-    echo '{}' >"$dir/daemon.json"
+    if [[ -n $config ]]; then
+        printf '%s\n' "$config" >"$dir/daemon.json"
+    elif ! [[ -s $dir/daemon.json ]]; then
+        echo '{}' >"$dir/daemon.json"
+    fi
     printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
     setsid nsenter --net="/run/netns/$ns" \
         dockerd \
@@ -297,7 +306,11 @@ cmd_up() {
     fi
 
     mkdir -p "$RUN_ROOT" "$DATA_ROOT"
-    for ((i = 1; i <= n; i++)); do host_up "$i"; done
+    local var
+    for ((i = 1; i <= n; i++)); do
+        var=CDFLEET_DAEMON_JSON_$i
+        host_up "$i" "${!var:-}"
+    done
     for ((i = 1; i <= n; i++)); do host_wait "$i"; done
 
     # copy the test images from the main engine to the hosts that lack them
@@ -395,6 +408,17 @@ cmd_restart_engine() {
     say "host$i: engine restarted (SIG$sig)"
 }
 
+# config I FILE: host I's dockerd reads FILE as its daemon.json from now on. The fleet's
+# own flags (--host, --data-root, --bip, ...) must not be repeated in it: dockerd refuses
+# an option given both ways.
+cmd_config() {
+    local i=${1:-} file=${2:-}
+    [[ $i =~ ^[0-9]+$ && -f $file ]] || die "usage: fleet.sh config I FILE"
+    [[ -d $(run_dir "$i") ]] || die "host$i is not up"
+    cp "$file" "$(run_dir "$i")/daemon.json"
+    cmd_restart_engine "$i"
+}
+
 # ------------------------------------------------------------------------------
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, dockerd)"
 for t in ip nsenter dockerd docker flock; do
@@ -412,8 +436,9 @@ case ${1:-} in
     down) cmd_down ;;
     status) cmd_status ;;
     restart-engine) cmd_restart_engine "${2:-}" "${3:-}" ;;
+    config) cmd_config "${2:-}" "${3:-}" ;;
     *)
-        sed -n '5,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '5,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
