@@ -41,7 +41,7 @@ def judge(config, exceptions):
 def engine_config(current, hardened, settings=None, exceptions=None):
     """{'config': the daemon.json to write, 'interim': the current file with only live-restore turned on
     (to apply by reload first; None when not needed), 'exceptions': {control: reason} to record,
-    'changed': bool, 'errors': [...], 'findings': the planned config's daemon findings}."""
+    'differs': bool, 'errors': [...], 'findings': the planned config's daemon findings}."""
     current = dict(current or {})
     settings = dict(settings or {})
     errors = []
@@ -77,7 +77,7 @@ def engine_config(current, hardened, settings=None, exceptions=None):
     interim = None
     if config != current and config.get('live-restore') is True and current.get('live-restore') is not True:
         interim = dict(current, **RELOADABLE_FIRST)
-    return {'config': config, 'interim': interim, 'exceptions': recorded, 'changed': config != current,
+    return {'config': config, 'interim': interim, 'exceptions': recorded, 'differs': config != current,
             'errors': errors, 'findings': findings}
 
 

@@ -845,7 +845,7 @@ def _check_tls_on_tcp(facts, ctx):
         return [_unread(facts, 'hosts')], {}
     tcp = [h for h in hosts or [] if str(h).startswith('tcp://') or re.match(r'^[\d.]*:\d+$', str(h))]
     _known, verify = _setting(facts, 'tlsverify', False)
-    evidence = {'setting hosts': hosts or [], 'daemon.json tlsverify': verify}
+    evidence = {'setting hosts': hosts or [], 'setting tlsverify': verify}
     if tcp and not _as_bool(verify):
         return ['!the daemon listens on %s without tlsverify: anyone who reaches it is root on the host' % ', '.join(tcp)], evidence
     return [], evidence

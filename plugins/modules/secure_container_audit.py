@@ -70,7 +70,7 @@ options:
         command line is read then too, as it overrides the file.
       - "Some settings (C(userland-proxy), C(log-opts), C(no-new-privileges), C(hosts)) are not in C(docker info):
         when the module does not run on the engine host their controls are V(warn) with the reason."
-      - The exceptions the role M(containment.docker.secure_engine) recorded are read from C(containment-engine.json) beside it.
+      - The exceptions the role C(containment.docker.secure_engine) recorded are read from C(containment-engine.json) beside it.
     type: path
     default: /etc/docker/daemon.json
 notes:

@@ -190,11 +190,11 @@ def test_kernel_state_needs_the_container_id_in_the_pid_cgroup(tmp_path):
 
 def test_plan_from_an_empty_file_is_the_hardened_set_and_passes():
     plan = _engine_config.engine_config({}, HARDENED)
-    assert plan["config"] == HARDENED and plan["changed"] and plan["errors"] == []
+    assert plan["config"] == HARDENED and plan["differs"] and plan["errors"] == []
     assert plan["interim"] == {"live-restore": True}
     assert set(f["status"] for f in plan["findings"]) <= {"pass", "warn"}
     again = _engine_config.engine_config(plan["config"], HARDENED)
-    assert not again["changed"] and again["interim"] is None
+    assert not again["differs"] and again["interim"] is None
 
 
 def test_plan_keeps_what_the_user_keeps_and_refuses_an_unreasoned_relaxation():
