@@ -11,6 +11,9 @@
 #                                  # stop host I's dockerd (SIGTERM, or SIGKILL with --kill),
 #                                  # wait until it and its containerd are gone, start it again
 #                                  # and wait until it answers (its containers are not touched)
+#   tests/fleet/fleet.sh config I FILE
+#                                  # make FILE host I's daemon.json and restart its engine
+#                                  # gracefully (as restart-engine I) so dockerd reads it
 #
 # Host i is:
 #   - network namespace cdfleet-hostI with lo up and a veth pair: eth0 inside
@@ -22,8 +25,10 @@
 #       socket    unix:///run/cdfleet/hostI/docker.sock
 #       data-root /var/lib/cdfleet/hostI, exec-root /run/cdfleet/hostI/exec
 #     with its own supervised containerd (state under those roots), its own
-#     containerd namespace, cgroup parent /cdfleet-hostI, config file and
-#     log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
+#     containerd namespace, cgroup parent /cdfleet-hostI, config file
+#     (/run/cdfleet/hostI/daemon.json: `{}` when a host is first made, or the
+#     JSON in $CDFLEET_DAEMON_JSON_<I> at `up`; kept across engine restarts, so
+#     a role that edits it sees it read) and log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
 #     rules live in its netns, so published ports and user-defined networks
 #     work as on a real host (127.0.0.1 inside the netns, or 10.231.I.2).
 #   - the test images (scripts/images.env), copied from the main engine
@@ -171,8 +176,8 @@ net_up() { # netns + veth of host i
     ip -n "$ns" link set eth0 up
 }
 
-host_up() { # create netns + veth and start dockerd (does not wait)
-    local i=$1 ns dir
+host_up() { # create netns + veth and start dockerd (does not wait); host_up I [CONFIG_JSON]
+    local i=$1 config=${2:-} ns dir
     ns=$(ns_of "$i")
     dir=$(run_dir "$i")
     net_up "$i"
@@ -182,7 +187,11 @@ host_up() { # create netns + veth and start dockerd (does not wait)
         return 0
     fi
     rm -f "$dir/docker.pid" "$dir/docker.sock"
-    echo '{}' >"$dir/daemon.json"
+    if [[ -n $config ]]; then
+        printf '%s\n' "$config" >"$dir/daemon.json"
+    elif ! [[ -s $dir/daemon.json ]]; then
+        echo '{}' >"$dir/daemon.json"
+    fi
     printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
     setsid nsenter --net="/run/netns/$ns" \
         dockerd \
@@ -522,7 +531,7 @@ write_inventory() { # write_inventory N
 }
 
 # ------------------------------------------------------------------------------
-start_host() { if [[ $MODE == ssh ]]; then ssh_host_up "$1"; else host_up "$1"; fi; }
+start_host() { if [[ $MODE == ssh ]]; then ssh_host_up "$1"; else host_up "$1" "${2:-}"; fi; }
 wait_host() { if [[ $MODE == ssh ]]; then ssh_host_wait "$1"; else host_wait "$1"; fi; }
 
 cmd_up() {
@@ -561,8 +570,12 @@ cmd_up() {
     fi
 
     mkdir -p "$RUN_ROOT" "$DATA_ROOT"
+    local var
     [[ $MODE == ssh ]] && ssh_fleet_keys
-    for ((i = 1; i <= n; i++)); do start_host "$i"; done
+    for ((i = 1; i <= n; i++)); do
+        var=CDFLEET_DAEMON_JSON_$i  # local hosts only: an SSH host's dockerd keeps its defaults
+        start_host "$i" "${!var:-}"
+    done
     [[ $MODE == ssh ]] && write_known_hosts "$n"
     for ((i = 1; i <= n; i++)); do wait_host "$i"; done
 
@@ -670,6 +683,17 @@ cmd_restart_engine() {
     say "host$i: engine restarted (SIG$sig)"
 }
 
+# config I FILE: host I's dockerd reads FILE as its daemon.json from now on. The fleet's
+# own flags (--host, --data-root, --bip, ...) must not be repeated in it: dockerd refuses
+# an option given both ways.
+cmd_config() {
+    local i=${1:-} file=${2:-}
+    [[ $i =~ ^[0-9]+$ && -f $file ]] || die "usage: fleet.sh config I FILE"
+    [[ -d $(run_dir "$i") ]] || die "host$i is not up"
+    cp "$file" "$(run_dir "$i")/daemon.json"
+    cmd_restart_engine "$i"
+}
+
 # ------------------------------------------------------------------------------
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, dockerd)"
 for t in ip nsenter dockerd docker flock; do
@@ -687,8 +711,9 @@ case ${1:-} in
     down) cmd_down ;;
     status) cmd_status ;;
     restart-engine) cmd_restart_engine "${2:-}" "${3:-}" ;;
+    config) cmd_config "${2:-}" "${3:-}" ;;
     *)
-        sed -n '5,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '5,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
