@@ -53,8 +53,8 @@ help:
 	@echo "make lint         ansible-lint + ansible-test sanity + shellcheck + docs-lint + changelog-lint + ee-lint"
 	@echo "make changelog    release the changelog fragments into CHANGELOG.rst (scripts/changelog-release)"
 	@echo "make demo         scripts/demo"
-	@echo "make fleet-up N=3 / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
-	@echo "make fleet-check  self-test of the fleet: up, publish, fetch, down, nothing left"
+	@echo "make fleet-up N=3 [SSH=1] / fleet-down / fleet-status   simulated Docker hosts (tests/fleet/fleet.sh)"
+	@echo "make fleet-check  self-test of the fleet, local and SSH hosts: up, publish, fetch, down, nothing left"
 	@echo "collections path: $(COLLECTIONS_PATH)"
 
 # --- environment ---------------------------------------------------------------
@@ -158,7 +158,7 @@ demo: venv engine images
 
 N ?= 3
 fleet-up: images
-	@tests/fleet/fleet.sh up $(N)
+	@tests/fleet/fleet.sh up $(N) $(if $(SSH),--ssh)
 
 fleet-down:
 	@tests/fleet/fleet.sh down
@@ -167,9 +167,11 @@ fleet-status:
 	@tests/fleet/fleet.sh status
 
 # up N, a hardened web container with published ports on every host, down,
-# and proof that nothing is left behind (replaces a fleet that is up)
+# and proof that nothing is left behind (replaces a fleet that is up); then the same as SSH hosts
 fleet-check: images
+	@scripts/ensure-test-packages
 	@tests/fleet/selftest.sh $(N)
+	@tests/fleet/selftest.sh $(N) --ssh
 
 # --- housekeeping -----------------------------------------------------------------
 

@@ -7,11 +7,16 @@
 # The audit of one engine: pick the containers (running or not), then run the one
 # policy table (_policy.evaluate) over each container's `docker inspect` data. There is
 # no control logic here, so what the modules enforce and what the audit reports cannot
-# disagree. Everything but collect() is pure.
+# disagree. The daemon under the containers is audited the same way: its facts (docker info,
+# the default bridge, and on the engine host its daemon.json and dockerd command line) go
+# through _policy.DAEMON_CONTROLS. Everything but collect(), daemon_facts(), kernel_state()
+# and run() is pure.
 
 from __future__ import annotations
 
 import fnmatch
+import json
+import os
 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 
@@ -58,13 +63,16 @@ def container_status(findings):
     return next((s for s in _SEVERITY if s in statuses), policy.PASS)
 
 
-def audit(inspects, host_cpus=None, image_labels=None):
+def audit(inspects, host_cpus=None, image_labels=None, daemon=None, kernel=None):
     """Evaluate every control over every container. Returns the module's result shape:
     {'containers': [...], 'findings': [...], 'summary': {...}}.
 
     image_labels ({image id: labels}) lets the policy ignore containment.* labels a container
-    only inherited from its image: an image cannot grant itself exceptions."""
-    ctx = {'host_cpus': host_cpus, 'uid_owners': uid_owners(inspects)}
+    only inherited from its image: an image cannot grant itself exceptions. daemon is
+    _policy.daemon_context() of the engine; kernel ({container id: kernel_state()}) what the
+    kernel shows of the running containers when the audit runs on the engine host."""
+    ctx = {'host_cpus': host_cpus, 'uid_owners': uid_owners(inspects), 'daemon': daemon or {}}
+    kernel = kernel or {}
     image_labels = image_labels or {}
     containers, findings = [], []
     for inspect in sorted(inspects, key=container_name):
@@ -76,7 +84,8 @@ def audit(inspects, host_cpus=None, image_labels=None):
             'image': (inspect.get('Config') or {}).get('Image', ''),
         }
         own = []
-        for finding in policy.evaluate(inspect, dict(ctx, image_labels=image_labels.get(inspect.get('Image')))):
+        own_ctx = dict(ctx, image_labels=image_labels.get(inspect.get('Image')), kernel=kernel.get(inspect.get('Id')))
+        for finding in policy.evaluate(inspect, own_ctx) + policy.evaluate_kernel(inspect, own_ctx):
             entry = dict(about)
             entry.update(finding)
             entry.setdefault('reason', None)
@@ -94,7 +103,7 @@ def audit(inspects, host_cpus=None, image_labels=None):
 
 def summarize(containers, findings):
     """Counts per status and per control, and the names of the containers that fail."""
-    by_control = dict((c.id, dict((s, 0) for s in policy.STATUSES)) for c in policy.CONTROLS)
+    by_control = dict((c.id, dict((s, 0) for s in policy.STATUSES)) for c in policy.AUDIT_CONTROLS)
     for finding in findings:
         by_control.setdefault(finding['control'], dict((s, 0) for s in policy.STATUSES))
         by_control[finding['control']][finding['status']] += 1
@@ -119,14 +128,124 @@ def engine_facts(engine, docker_host):
             'server_version': info.get('ServerVersion', ''), 'host_cpus': engine.host_cpus()}
 
 
-def run(engine, docker_host, names=None, labels=None, managed_only=False):
+# ---------------------------------------------------------------- the daemon and the kernel (impure)
+
+DEFAULT_DAEMON_CONFIG = '/etc/docker/daemon.json'
+DEFAULT_DATA_ROOT = '/var/lib/docker'
+# What the secure_engine role records beside daemon.json: {"exceptions": {control: reason}}.
+ENGINE_RECORD = 'containment-engine.json'
+
+
+def _read_json(path):
+    """(data, None) or (None, why); ({}, None) when there is no file (dockerd's defaults)."""
+    try:
+        with open(path) as handle:
+            return json.load(handle), None
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, ValueError) as exc:
+        return None, '%s cannot be read: %s' % (path, exc.__class__.__name__)
+
+
+def _same_path(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def local_dockerd(info, daemon_config, file_settings, proc='/proc'):
+    """The command line (argv) of the dockerd on this host that serves the engine `info` came from
+    and reads `daemon_config`, or None: the same config file, and the same data root as the
+    engine reports (DockerRootDir)."""
+    root = info.get('DockerRootDir') or ''
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(os.path.join(proc, pid, 'comm')) as handle:
+                if handle.read().strip() != 'dockerd':
+                    continue
+            with open(os.path.join(proc, pid, 'cmdline'), 'rb') as handle:
+                argv = [a.decode('utf-8', 'replace') for a in handle.read().split(b'\0') if a]
+        except OSError:
+            continue
+        flags = policy.parse_dockerd_args(argv)
+        if not _same_path(flags.get('config-file', DEFAULT_DAEMON_CONFIG), daemon_config):
+            continue
+        data_root = flags.get('data-root') or (file_settings or {}).get('data-root') or DEFAULT_DATA_ROOT
+        if root and _same_path(data_root, root):
+            return argv
+    return None
+
+
+def daemon_facts(engine, daemon_config=DEFAULT_DAEMON_CONFIG, proc='/proc'):
+    """(facts for _policy.DAEMON_CONTROLS, the exceptions the secure_engine role recorded).
+    daemon.json and the command line are read only when a dockerd on this host serves this engine."""
+    info = engine.info()
+    facts = {'info': info}
+    bridge = engine.inspect_network('bridge')
+    options = (bridge or {}).get('Options') or {}
+    facts['bridge'] = options if options.get('com.docker.network.bridge.default_bridge') == 'true' else None
+    file_settings, why = _read_json(daemon_config)
+    exceptions = {}
+    argv = local_dockerd(info, daemon_config, file_settings, proc) if file_settings is not None else None
+    if file_settings is None:
+        facts.update(settings=None, settings_source=why)
+    elif argv is None:
+        facts.update(settings=None, settings_source='no dockerd on this host serves this engine with %s' % daemon_config)
+    else:
+        flags = policy.parse_dockerd_args(argv)
+        flags.pop('config-file', None)
+        facts.update(settings=policy.effective_daemon_settings(file_settings, flags),
+                     settings_source='%s and the dockerd command line' % daemon_config)
+        record, _why = _read_json(os.path.join(os.path.dirname(daemon_config), ENGINE_RECORD))
+        exceptions = dict((k, str(v)) for k, v in ((record or {}).get('exceptions') or {}).items() if str(v).strip())
+    return facts, exceptions
+
+
+def daemon_result(facts, exceptions=None):
+    """The daemon's part of the module's result: findings of every daemon control, its status."""
+    findings = policy.evaluate_daemon(facts, exceptions)
+    for finding in findings:
+        finding.setdefault('reason', None)
+    return {'settings_source': facts.get('settings_source'), 'findings': findings,
+            'status': container_status(findings), 'counts': policy.summarize(findings),
+            'failing_controls': [f['control'] for f in findings if f['status'] == policy.FAIL]}
+
+
+def kernel_state(inspect, proc='/proc'):
+    """{'pid', 'status'} of a running container's process as this host's kernel shows it, or
+    {'why'} when it cannot be read: not running, or its pid here is not the container's (the engine
+    runs elsewhere, or in another pid namespace). The container's id must be in the pid's cgroup."""
+    state = inspect.get('State') or {}
+    pid = state.get('Pid') or 0
+    if not state.get('Running') or pid <= 0:
+        return {'why': 'the container is not running'}
+    base = os.path.join(proc, str(pid))
+    try:
+        with open(os.path.join(base, 'status')) as handle:
+            status = handle.read()
+        with open(os.path.join(base, 'cgroup')) as handle:
+            cgroup = handle.read()
+    except OSError:
+        return {'why': 'pid %d is not on the host the audit runs on' % pid}
+    if not inspect.get('Id') or inspect['Id'] not in cgroup:
+        return {'why': "pid %d on the host the audit runs on is not the container's process" % pid}
+    return {'pid': pid, 'status': policy.parse_proc_status(status)}
+
+
+def run(engine, docker_host, names=None, labels=None, managed_only=False, daemon_config=DEFAULT_DAEMON_CONFIG,
+        audit_daemon=True):
     """The whole audit of one engine, as the module returns it."""
     inspects = collect(engine, names, labels, managed_only)
     image_labels = {}
     for image_id in set(i.get('Image') for i in inspects):
         image = engine.inspect_image(image_id) if image_id else None
         image_labels[image_id] = ((image or {}).get('Config') or {}).get('Labels') or {}
-    result = audit(inspects, engine.host_cpus(), image_labels)
+    facts, exceptions = daemon_facts(engine, daemon_config) if audit_daemon else ({'info': engine.info()}, {})
+    kernel = dict((i.get('Id'), kernel_state(i)) for i in inspects)
+    result = audit(inspects, engine.host_cpus(), image_labels, policy.daemon_context(facts), kernel)
     result['engine'] = engine_facts(engine, docker_host)
+    result['daemon'] = daemon_result(facts, exceptions) if audit_daemon else None
     result['policy_version'] = policy.POLICY_VERSION
     return result

@@ -557,7 +557,7 @@ class Converger(object):
                 job.stage = 'up'
             elif verdict == 'down':
                 job.failure = self._failure(job.watch, job.state, '%s: the %s container did not stay up' % (
-                    job.spec['name'], job.adjective))
+                    job.spec['name'], job.adjective), (inspect or {}).get('RestartCount') or 0)
                 if job.action == 'restart':
                     job.failure['msg'] += '; it was restarted in place, so there is no older container to roll back to'
                 submit(job, 'finishing', self._finish)
@@ -664,8 +664,10 @@ class Converger(object):
         except EngineError:
             return False
 
-    def _failure(self, container_id, state, what):
+    def _failure(self, container_id, state, what, restarts=0):
         state = state or {}
+        if restarts and state.get('Running') and container_id:
+            state = self._between_restarts(container_id) or state
         logs = self.engine.logs_tail(container_id) if container_id else []
         health = state.get('Health') or {}
         # An unhealthy container often logs nothing: the healthcheck's own output says why.
@@ -678,7 +680,22 @@ class Converger(object):
             ', health %s' % health.get('Status') if health.get('Status') else '', ' | '.join(logs[-10:]) or '(none)')
         if health.get('Status') == 'unhealthy' and health_log:
             msg += '; last healthcheck output: %s' % (health_log[-1] or '(none)')
+        if restarts:
+            msg += '; its restart policy restarted it %d time%s' % (restarts, '' if restarts == 1 else 's')
+            detail['restarts'] = restarts
         return {'failed': True, 'msg': msg, 'failure': detail}
+
+    def _between_restarts(self, container_id, bounded=3.0):
+        """The state of a crash-looping container while it waits for its next restart, when its exit code
+        shows (a running container's ExitCode is 0); Docker's restart back-off doubles the wait each time,
+        so a few looks catch it. None if it kept running all along."""
+        deadline = time.monotonic() + bounded
+        while time.monotonic() < deadline:
+            state = (self.engine.inspect_container(container_id) or {}).get('State') or {}
+            if not state.get('Running') or state.get('Restarting'):
+                return state
+            time.sleep(0.05)
+        return None
 
 
 class _Networks(object):

@@ -173,6 +173,9 @@ class Engine(object):
     def inspect_image(self, ref):
         return self._call('cannot inspect image %s' % ref, 'inspect_image', ref, missing=None)
 
+    def inspect_network(self, name_or_id):
+        return self._call('cannot inspect network %s' % name_or_id, 'inspect_network', name_or_id, missing=None)
+
     def resolve_image(self, ref, pull='missing', plan_only=False):
         """(image inspect, pulled) for ref. Cached per run: many services share an image. With plan_only
         (check mode) nothing is pulled, and a missing image is (None, False)."""

@@ -215,13 +215,23 @@ def _check_non_root_user(inspect, ctx):
 
 
 def _check_no_new_privileges(inspect, ctx):
+    """ctx['kernel'] (the running process's /proc status, read on the engine host) is the truth and
+    wins; else the container's SecurityOpt, else the daemon's default (ctx['daemon'])."""
     opts = _host(inspect).get('SecurityOpt') or []
+    evidence = {'HostConfig.SecurityOpt': opts}
+    status = ((ctx or {}).get('kernel') or {}).get('status') or {}
+    if 'NoNewPrivs' in status:
+        evidence['kernel.NoNewPrivs'] = status['NoNewPrivs']
+        return ([] if status['NoNewPrivs'] else ['the kernel shows NoNewPrivs 0 for the running process']), evidence
     state = no_new_privileges_state(opts)
     if state is False:
-        return ['no-new-privileges is explicitly turned off'], {'HostConfig.SecurityOpt': opts}
+        return ['no-new-privileges is explicitly turned off'], evidence
     if state is None:
-        return ['no-new-privileges is not set, so setuid binaries can escalate'], {'HostConfig.SecurityOpt': opts}
-    return [], {'HostConfig.SecurityOpt': opts}
+        if ((ctx or {}).get('daemon') or {}).get('no_new_privileges'):
+            evidence['daemon.no-new-privileges'] = True
+            return [], evidence
+        return ['no-new-privileges is not set, so setuid binaries can escalate'], evidence
+    return [], evidence
 
 
 def _check_memory_limit(inspect, ctx):
@@ -356,7 +366,13 @@ def _check_security_profiles(inspect, ctx):
         key, value = split_security_opt(opt)
         if '%s=%s' % (key, value.lower()) in UNCONFINED_SECURITY_OPTS:
             problems.append('security option %s turns a confinement off' % opt)
-    return problems, {'HostConfig.SecurityOpt': opts}
+    evidence = {'HostConfig.SecurityOpt': opts}
+    if ((ctx or {}).get('daemon') or {}).get('apparmor'):  # CIS 5.2: the host has AppArmor, so a profile must apply
+        profile = inspect.get('AppArmorProfile') or ''
+        evidence['AppArmorProfile'] = profile
+        if profile in ('', 'unconfined') and not any('apparmor' in p for p in problems):
+            problems.append('the host has AppArmor but the container runs %s' % ('unconfined' if profile else 'without a profile'))
+    return problems, evidence
 
 
 def _check_no_sensitive_mounts(inspect, ctx):
@@ -683,3 +699,445 @@ def summarize(findings):
     for finding in findings:
         counts[finding['status']] += 1
     return counts
+
+
+# ================================================================ the daemon under the containers
+# CIS Docker Benchmark section 2: what the engine decides for every container. DAEMON_CONTROLS
+# has the same row shape as CONTROLS; `field` is the daemon.json key(s) that satisfy a control.
+# A check reads daemon facts (daemon_facts() builds them):
+#   'info'     -- the engine's `docker info` (None when unknown), live truth,
+#   'settings' -- the effective daemon.json (the file, then the dockerd command line on top),
+#                 None when not readable (the audit runs away from the engine host),
+#   'bridge'   -- the default `bridge` network's Options, None when the engine has none;
+#                 absent when unknown.
+# A setting that cannot be read is a warning ('?'), never a silent pass.
+
+# The capabilities Docker 20.10 gives a container by default (oci/caps/defaults.go).
+DOCKER_DEFAULT_CAPS = ('CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID',
+                       'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE')
+# Linux capability numbers (include/uapi/linux/capability.h), for /proc/<pid>/status CapEff.
+CAPABILITY_BITS = dict((name, bit) for bit, name in enumerate((
+    'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+    'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+    'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+    'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+    'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+    'CHECKPOINT_RESTORE')))
+# Log drivers that do not write unbounded files under the data root ('local' rotates by default).
+BOUNDED_LOG_DRIVERS = ('local', 'journald', 'syslog', 'gelf', 'fluentd', 'awslogs', 'splunk', 'gcplogs',
+                       'logentries', 'etwlogs', 'none')
+LOOPBACK_REGISTRY_CIDRS = ('127.0.0.0/8', '::1/128')
+BRIDGE_ICC = 'com.docker.network.bridge.enable_icc'
+
+# dockerd flags that mean a daemon.json key: flag -> (key, kind); kind 'bool', 'str', 'list', 'map'.
+_DOCKERD_FLAGS = {
+    '--live-restore': ('live-restore', 'bool'), '--icc': ('icc', 'bool'), '--userland-proxy': ('userland-proxy', 'bool'),
+    '--no-new-privileges': ('no-new-privileges', 'bool'), '--experimental': ('experimental', 'bool'),
+    '--iptables': ('iptables', 'bool'), '--tlsverify': ('tlsverify', 'bool'), '--tls': ('tls', 'bool'),
+    '--debug': ('debug', 'bool'), '-D': ('debug', 'bool'),
+    '--userns-remap': ('userns-remap', 'str'), '--log-driver': ('log-driver', 'str'), '--log-level': ('log-level', 'str'),
+    '-l': ('log-level', 'str'), '--tlscacert': ('tlscacert', 'str'), '--tlscert': ('tlscert', 'str'),
+    '--tlskey': ('tlskey', 'str'), '--config-file': ('config-file', 'str'), '--data-root': ('data-root', 'str'),
+    '--host': ('hosts', 'list'), '-H': ('hosts', 'list'), '--insecure-registry': ('insecure-registries', 'list'),
+    '--authorization-plugin': ('authorization-plugins', 'list'),
+    '--log-opt': ('log-opts', 'map'), '--default-ulimit': ('default-ulimits', 'map'),
+}
+_TRUE_WORDS = ('', 'true', '1', 't', 'yes')
+
+
+def parse_dockerd_args(argv):
+    """The daemon.json-shaped settings a dockerd command line sets: ['dockerd', '--live-restore',
+    '-H', 'tcp://0.0.0.0:2375', '--log-opt', 'max-size=10m'] -> {'live-restore': True,
+    'hosts': ['tcp://0.0.0.0:2375'], 'log-opts': {'max-size': '10m'}}. Unknown flags are ignored."""
+    settings = {}
+    args = list(argv or [])[1:]
+    k = 0
+    while k < len(args):
+        arg = args[k]
+        k += 1
+        name, value = (arg.split('=', 1) + [None])[:2] if arg.startswith('--') else (arg, None)
+        if name not in _DOCKERD_FLAGS:
+            continue
+        key, kind = _DOCKERD_FLAGS[name]
+        if kind == 'bool':
+            settings[key] = (value or '').lower() in _TRUE_WORDS
+            continue
+        if value is None:
+            if k >= len(args):
+                break
+            value, k = args[k], k + 1
+        if kind == 'str':
+            settings[key] = value
+        elif kind == 'list':
+            settings.setdefault(key, []).append(value)
+        elif key == 'default-ulimits':
+            limit, _sep, bounds = value.partition('=')
+            soft, _sep, hard = bounds.partition(':')
+            settings.setdefault(key, {})[limit] = {'Name': limit, 'Soft': soft, 'Hard': hard or soft}
+        else:
+            opt, _sep, opt_value = value.partition('=')
+            settings.setdefault(key, {})[opt] = opt_value
+    return settings
+
+
+def effective_daemon_settings(file_settings, flag_settings):
+    """What dockerd runs with: the config file's keys, then the command line's (dockerd refuses a key
+    given both ways, so they never disagree on a started daemon). None when neither was read."""
+    if file_settings is None and flag_settings is None:
+        return None
+    merged = dict(file_settings or {})
+    merged.update(flag_settings or {})
+    return merged
+
+
+def daemon_default_no_new_privileges(settings):
+    """True/False from the daemon's settings, None when they were not read."""
+    if settings is None:
+        return None
+    return bool(settings.get('no-new-privileges'))
+
+
+def security_option_names(info):
+    """{'seccomp', 'apparmor', 'userns', ...} from docker info's SecurityOptions ('name=seccomp,profile=default')."""
+    names = set()
+    for opt in (info or {}).get('SecurityOptions') or []:
+        for part in str(opt).split(','):
+            key, _sep, value = part.partition('=')
+            if key.strip() == 'name':
+                names.add(value.strip())
+    return names
+
+
+def daemon_context(facts):
+    """What container checks need to know of their daemon (ctx['daemon'])."""
+    facts = facts or {}
+    names = security_option_names(facts.get('info'))
+    return {'apparmor': 'apparmor' in names, 'userns': 'userns' in names,
+            'no_new_privileges': daemon_default_no_new_privileges(facts.get('settings'))}
+
+
+def _setting(facts, key, default):
+    """(known, value): a daemon.json key of the effective settings, dockerd's default when absent."""
+    settings = facts.get('settings')
+    if settings is None:
+        return False, None
+    return True, settings.get(key, default)
+
+
+def _unread(facts, what):
+    return '?%s is only in daemon.json or the dockerd command line, which the audit could not read (%s)' % (
+        what, facts.get('settings_source') or 'not on the engine host')
+
+
+def _as_bool(value):
+    return value if isinstance(value, bool) else str(value).strip().lower() in ('true', '1')
+
+
+def _check_live_restore(facts, ctx):
+    info = facts.get('info') or {}
+    if 'LiveRestoreEnabled' in info:
+        value = bool(info['LiveRestoreEnabled'])
+        evidence = {'info.LiveRestoreEnabled': value}
+    else:
+        known, value = _setting(facts, 'live-restore', False)
+        if not known:
+            return [_unread(facts, 'live-restore')], {}
+        evidence = {'setting live-restore': value}
+    return ([] if _as_bool(value) else ['live-restore is off: restarting or upgrading the daemon stops every container']), evidence
+
+
+def _check_default_log_limits(facts, ctx):
+    info = facts.get('info') or {}
+    known, driver = _setting(facts, 'log-driver', 'json-file')
+    driver = info.get('LoggingDriver') or driver
+    evidence = {'log-driver': driver}
+    if driver in BOUNDED_LOG_DRIVERS:
+        return [], evidence
+    if driver not in ('json-file', None):
+        return ['?log driver %s: check that it bounds what it keeps' % driver], evidence
+    known, opts = _setting(facts, 'log-opts', {})
+    if not known:
+        return [_unread(facts, 'log-opts max-size')], evidence
+    evidence['log-opts'] = opts or {}
+    size = _LEADING_NUMBER.match(str((opts or {}).get('max-size', '')))
+    if not size or float(size.group(1)) <= 0:
+        return ['the json-file log driver has no max-size in log-opts: a chatty container fills the disk'], evidence
+    return [], evidence
+
+
+def _check_icc_disabled(facts, ctx):
+    if 'bridge' not in facts:
+        return ['?the default bridge network could not be inspected'], {}
+    if facts['bridge'] is None:
+        return [], {'bridge': 'the engine has no default bridge network'}
+    value = str((facts['bridge'] or {}).get(BRIDGE_ICC, 'true')).lower()
+    evidence = {'bridge ' + BRIDGE_ICC: value}
+    if value != 'false':
+        known, icc = _setting(facts, 'icc', True)
+        if known:
+            evidence['setting icc'] = icc
+        if known and not _as_bool(icc):
+            return ['icc is off in the settings, but the default bridge still lets containers talk: the daemon keeps '
+                    'the bridge it had while containers run; it applies at a daemon restart with no container running'], evidence
+        return ['containers on the default bridge can reach each other (icc is on)'], evidence
+    return [], evidence
+
+
+def _check_userland_proxy_off(facts, ctx):
+    known, value = _setting(facts, 'userland-proxy', True)
+    if not known:
+        return [_unread(facts, 'userland-proxy')], {}
+    evidence = {'setting userland-proxy': value}
+    return (['userland-proxy is on: a docker-proxy process per published port'] if _as_bool(value) else []), evidence
+
+
+def _check_default_no_new_privileges(facts, ctx):
+    known, value = _setting(facts, 'no-new-privileges', False)
+    if not known:
+        return [_unread(facts, 'no-new-privileges')], {}
+    evidence = {'setting no-new-privileges': value}
+    return ([] if _as_bool(value) else ['containers created without no-new-privileges may gain privileges '
+                                        'through setuid binaries']), evidence
+
+
+def _check_userns_remap(facts, ctx):
+    names = security_option_names(facts.get('info'))
+    evidence = {'info.SecurityOptions': (facts.get('info') or {}).get('SecurityOptions')}
+    return ([] if 'userns' in names else ['user namespace remapping is off: uid 0 in a container is uid 0 on the host '
+                                          '(turning it on changes volume ownership)']), evidence
+
+
+def _check_tls_on_tcp(facts, ctx):
+    known, hosts = _setting(facts, 'hosts', [])
+    if not known:
+        return [_unread(facts, 'hosts')], {}
+    tcp = [h for h in hosts or [] if str(h).startswith('tcp://') or re.match(r'^[\d.]*:\d+$', str(h))]
+    _known, verify = _setting(facts, 'tlsverify', False)
+    evidence = {'setting hosts': hosts or [], 'setting tlsverify': verify}
+    if tcp and not _as_bool(verify):
+        return ['!the daemon listens on %s without tlsverify: anyone who reaches it is root on the host' % ', '.join(tcp)], evidence
+    return [], evidence
+
+
+def _check_experimental_off(facts, ctx):
+    info = facts.get('info') or {}
+    if 'ExperimentalBuild' in info:
+        value, evidence = info['ExperimentalBuild'], {'info.ExperimentalBuild': info['ExperimentalBuild']}
+    else:
+        known, value = _setting(facts, 'experimental', False)
+        if not known:
+            return [_unread(facts, 'experimental')], {}
+        evidence = {'setting experimental': value}
+    return (['experimental features are on'] if _as_bool(value) else []), evidence
+
+
+def _check_default_ulimits(facts, ctx):
+    known, value = _setting(facts, 'default-ulimits', {})
+    if not known:
+        return [_unread(facts, 'default-ulimits')], {}
+    return ([] if value else ['no default-ulimits: containers inherit the daemon\'s limits']), {'setting default-ulimits': value or {}}
+
+
+def _check_insecure_registries(facts, ctx):
+    info = facts.get('info')
+    if info is not None and 'RegistryConfig' in info:
+        registry = info.get('RegistryConfig') or {}
+        cidrs = [c for c in registry.get('InsecureRegistryCIDRs') or [] if c not in LOOPBACK_REGISTRY_CIDRS]
+        names = sorted(n for n, c in (registry.get('IndexConfigs') or {}).items() if not (c or {}).get('Secure', True))
+        insecure = cidrs + names
+    else:
+        known, insecure = _setting(facts, 'insecure-registries', [])
+        if not known:
+            return [_unread(facts, 'insecure-registries')], {}
+    evidence = {'insecure registries': insecure}
+    return (['images are pulled without TLS from %s' % ', '.join(insecure)] if insecure else []), evidence
+
+
+def _check_storage_driver(facts, ctx):
+    driver = (facts.get('info') or {}).get('Driver')
+    if driver is None:
+        return ['?the storage driver is unknown (no docker info)'], {}
+    return (['the aufs storage driver is deprecated and unmaintained'] if driver == 'aufs' else []), {'info.Driver': driver}
+
+
+def _check_log_level(facts, ctx):
+    info = facts.get('info') or {}
+    known, level = _setting(facts, 'log-level', 'info')
+    debug = bool(info.get('Debug')) or (known and (level == 'debug' or _as_bool(_setting(facts, 'debug', False)[1])))
+    evidence = {'info.Debug': info.get('Debug')}
+    if known:
+        evidence['setting log-level'] = level
+    if debug:
+        return ['the daemon logs at debug level'], evidence
+    if known and str(level).lower() in ('warn', 'error', 'fatal', 'panic'):
+        return ['log-level %s drops the info messages an investigation needs' % level], evidence
+    return [], evidence
+
+
+def _check_iptables_on(facts, ctx):
+    known, value = _setting(facts, 'iptables', True)
+    if not known:
+        return [_unread(facts, 'iptables')], {}
+    return ([] if _as_bool(value) else ['iptables is off: the daemon does not manage the firewall rules of published '
+                                        'ports and icc']), {'setting iptables': value}
+
+
+def _check_authorization_plugin(facts, ctx):
+    plugins = ((facts.get('info') or {}).get('Plugins') or {}).get('Authorization') or []
+    return ([] if plugins else ['no authorization plugin: every client of the socket may do anything']), {
+        'info.Plugins.Authorization': plugins}
+
+
+DAEMON_CONTROLS = (
+    Control('live_restore', BASELINE, 'live-restore', '2.15', '-',
+            'live-restore is on: containers keep running while the daemon restarts',
+            'set "live-restore": true in daemon.json (the secure_engine role; a reload by SIGHUP applies it)',
+            _check_live_restore),
+    Control('default_log_limits', BASELINE, 'log-driver, log-opts', '-', '-',
+            "the default log driver bounds a container's logs",
+            'set "log-driver": "local", or "json-file" with "log-opts": {"max-size": "10m", "max-file": "3"} in daemon.json',
+            _check_default_log_limits),
+    Control('icc_disabled', BASELINE, 'icc', '2.2', '-',
+            'containers on the default bridge cannot talk to each other',
+            'set "icc": false in daemon.json and restart the daemon with no container running; give services networks of their own',
+            _check_icc_disabled),
+    Control('userland_proxy_off', BASELINE, 'userland-proxy', '2.16', '-',
+            'the userland proxy is off (published ports by iptables only)',
+            'set "userland-proxy": false in daemon.json',
+            _check_userland_proxy_off),
+    Control('default_no_new_privileges', BASELINE, 'no-new-privileges', '2.14', 'allowPrivilegeEscalation=false',
+            'every container is created with no-new-privileges, also those made by hand or by other tools',
+            'set "no-new-privileges": true in daemon.json (applies to containers created afterwards)',
+            _check_default_no_new_privileges),
+    Control('tls_on_tcp', FLOOR, 'hosts, tlsverify', '2.7', '-',
+            'any TCP listener of the daemon verifies client certificates (tlsverify)',
+            'listen on the unix socket only, or set "tlsverify": true with tlscacert, tlscert and tlskey (docs/connection.md)',
+            _check_tls_on_tcp),
+    Control('experimental_off', BASELINE, 'experimental', '2.18', '-',
+            'experimental features are off',
+            'set "experimental": false in daemon.json',
+            _check_experimental_off),
+    Control('insecure_registries', BASELINE, 'insecure-registries', '2.5', '-',
+            'images are pulled over TLS only',
+            'remove insecure-registries from daemon.json; give the registry a certificate (/etc/docker/certs.d)',
+            _check_insecure_registries),
+    Control('storage_driver', BASELINE, 'storage-driver', '2.6', '-',
+            'the storage driver is not aufs',
+            'use the overlay2 storage driver',
+            _check_storage_driver),
+    Control('log_level', BASELINE, 'log-level, debug', '2.3', '-',
+            'the daemon logs at info level',
+            'set "log-level": "info" in daemon.json and drop "debug"',
+            _check_log_level),
+    Control('iptables_on', BASELINE, 'iptables', '2.4', '-',
+            'the daemon manages iptables',
+            'remove "iptables": false from daemon.json',
+            _check_iptables_on),
+    Control('userns_remap', ADVISORY, 'userns-remap', '2.9', 'runAsUser (host users)',
+            'user namespace remapping is on',
+            'set "userns-remap": "default" in daemon.json once volume ownership is planned for (it changes it)',
+            _check_userns_remap),
+    Control('default_ulimits', ADVISORY, 'default-ulimits', '2.8', '-',
+            'default ulimits are set',
+            'set "default-ulimits" in daemon.json, such as {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 65536}}',
+            _check_default_ulimits),
+    Control('authorization_plugin', ADVISORY, 'authorization-plugins', '2.12', '-',
+            'an authorization plugin limits what clients of the socket may do',
+            'install an authorization plugin (for example opa-docker-authz) and list it in authorization-plugins',
+            _check_authorization_plugin),
+)
+DAEMON_CONTROLS_BY_ID = dict((c.id, c) for c in DAEMON_CONTROLS)
+
+
+def evaluate_daemon(facts, exceptions=None):
+    """All daemon controls over one engine's facts, in table order. `exceptions` ({control: reason})
+    are the relaxations the secure_engine role recorded; only baseline controls can be excepted."""
+    facts = facts or {}
+    return [evaluate_control(c, facts, {}, dict(exceptions or {})) for c in DAEMON_CONTROLS]
+
+
+# ---------------------------------------------------------------- the kernel's truth for a container
+# When the audit runs on the engine host, /proc/<State.Pid>/status of a running container is what the
+# kernel enforces (ctx['kernel']); it overrides what the configuration says.
+
+def parse_proc_status(text):
+    """/proc/<pid>/status -> {'NoNewPrivs': 0|1, 'CapEff': int, 'Uid': [real, effective, saved, fs], 'Gid': [...]}."""
+    state = {}
+    for line in str(text or '').splitlines():
+        key, _sep, value = line.partition(':')
+        value = value.strip()
+        if key == 'NoNewPrivs' and value.isdigit():
+            state[key] = int(value)
+        elif key == 'CapEff' and value:
+            state[key] = int(value, 16)
+        elif key in ('Uid', 'Gid'):
+            state[key] = [int(v) for v in value.split() if v.isdigit()]
+    return state
+
+
+def cap_names(mask):
+    return sorted(name for name, bit in CAPABILITY_BITS.items() if mask >> bit & 1)
+
+
+def configured_caps(inspect):
+    """The capabilities the configuration lets the container's processes hold, None for all (privileged)."""
+    host = _host(inspect)
+    if host.get('Privileged'):
+        return None
+    drop, add = set(normalize_caps(host.get('CapDrop'))), set(normalize_caps(host.get('CapAdd')))
+    if 'ALL' in add:
+        return None
+    base = set() if 'ALL' in drop else set(DOCKER_DEFAULT_CAPS) - drop
+    return base | add
+
+
+def expected_no_new_privileges(inspect, daemon):
+    """1/0 as the configuration predicts for the container's processes, None when it cannot tell:
+    its own SecurityOpt wins, else the daemon's default (which applies from the container's creation on)."""
+    state = no_new_privileges_state(_host(inspect).get('SecurityOpt'))
+    if state is None:
+        state = (daemon or {}).get('no_new_privileges')
+    return None if state is None else int(bool(state))
+
+
+def _check_kernel_matches_config(inspect, ctx):
+    kernel = (ctx or {}).get('kernel')
+    if not kernel or not kernel.get('status'):
+        return [], {'kernel': 'not read: %s' % ((kernel or {}).get('why') or 'no kernel state')}
+    status, daemon = kernel['status'], (ctx or {}).get('daemon') or {}
+    evidence = {'kernel.pid': kernel.get('pid'), 'kernel.NoNewPrivs': status.get('NoNewPrivs'),
+                'kernel.CapEff': cap_names(status.get('CapEff', 0)), 'kernel.Uid': status.get('Uid'),
+                'kernel.Gid': status.get('Gid')}
+    problems = []
+    nnp = expected_no_new_privileges(inspect, daemon)
+    if nnp is not None and 'NoNewPrivs' in status and status['NoNewPrivs'] != nnp:
+        problems.append('the configuration means NoNewPrivs %d, the kernel shows %d%s' % (
+            nnp, status['NoNewPrivs'], ' (the container was created before the daemon set no-new-privileges)'
+            if nnp and daemon.get('no_new_privileges') and no_new_privileges_state(_host(inspect).get('SecurityOpt')) is None else ''))
+    allowed = configured_caps(inspect)
+    if allowed is not None and 'CapEff' in status:
+        extra = [c for c in cap_names(status['CapEff']) if c not in allowed]
+        if extra:
+            problems.append('the kernel shows capabilities %s that the configuration does not grant' % ', '.join(extra))
+    match = _NUMERIC_USER.match(str(_config(inspect).get('User') or '').strip())
+    if match and not daemon.get('userns'):  # remapped ids are host ids, not the configured ones
+        for key, want in (('Uid', int(match.group(1))), ('Gid', int(match.group(2)))):
+            ids = status.get(key) or []
+            if len(ids) > 1 and ids[1] != want:
+                problems.append('the configuration says %s %d, the kernel shows effective %s %d' % (key.lower(), want, key.lower(), ids[1]))
+    return problems, evidence
+
+
+KERNEL_CONTROLS = (
+    Control('kernel_matches_config', FLOOR, 'security_opts, cap_add, user', '5.26, 5.4, 4.1', '-',
+            "a running container's process holds what its configuration says (NoNewPrivs, CapEff, Uid, Gid in "
+            "/proc/<pid>/status; read when the audit runs on the engine host)",
+            'recreate the container so it gets what its configuration and the daemon now say (secure_container does)',
+            _check_kernel_matches_config),
+)
+# What the audit evaluates per container: the enforced table, then what only a running process shows.
+AUDIT_CONTROLS = CONTROLS + KERNEL_CONTROLS
+
+
+def evaluate_kernel(inspect, ctx=None):
+    return [evaluate_control(c, inspect, ctx, {}) for c in KERNEL_CONTROLS]

@@ -36,6 +36,11 @@ _STATUS_ENUM = list(policy.STATUSES)
 _COUNTS_SCHEMA = {'type': 'object', 'required': _STATUS_ENUM, 'additionalProperties': False,
                   'properties': dict((s, {'type': 'integer', 'minimum': 0}) for s in policy.STATUSES)}
 _STR = {'type': 'string'}
+_CONTROL_SCHEMA = {
+    'type': 'object', 'required': ['id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix'],
+    'properties': {'id': _STR, 'tier': {'enum': [policy.FLOOR, policy.BASELINE, policy.ADVISORY]},
+                   'field': _STR, 'cis': _STR, 'pss': _STR, 'summary': _STR, 'fix': _STR}}
+_FAILING_CONTROLS = {'type': 'array', 'items': _STR}
 
 # The documented shape of the JSON report (report.json), as a JSON schema (draft 7).
 REPORT_SCHEMA = {
@@ -43,26 +48,30 @@ REPORT_SCHEMA = {
     'title': 'containment.docker audit report',
     'type': 'object',
     'required': ['format', 'format_version', 'generated_at', 'policy_version', 'passed', 'controls',
-                 'hosts', 'findings', 'summary'],
+                 'daemon_controls', 'hosts', 'findings', 'daemon_findings', 'summary'],
     'additionalProperties': False,
     'properties': {
         'format': {'const': REPORT_FORMAT},
         'format_version': {'const': REPORT_FORMAT_VERSION},
         'generated_at': {'type': ['string', 'null']},
         'policy_version': _STR,
-        'passed': {'type': 'boolean', 'description': 'no control fails and every host was audited'},
-        'controls': {'type': 'array', 'items': {
-            'type': 'object', 'required': ['id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix'],
-            'properties': {'id': _STR, 'tier': {'enum': [policy.FLOOR, policy.BASELINE, policy.ADVISORY]},
-                           'field': _STR, 'cis': _STR, 'pss': _STR, 'summary': _STR, 'fix': _STR}}},
+        'passed': {'type': 'boolean', 'description': 'no container or daemon control fails and every host was audited'},
+        'controls': {'type': 'array', 'items': _CONTROL_SCHEMA, 'description': 'the container controls'},
+        'daemon_controls': {'type': 'array', 'items': _CONTROL_SCHEMA,
+                            'description': 'the daemon controls (CIS section 2); field: the daemon.json keys'},
         'hosts': {'type': 'array', 'items': {
-            'type': 'object', 'required': ['host', 'status', 'error', 'engine', 'containers'],
+            'type': 'object', 'required': ['host', 'status', 'error', 'engine', 'daemon', 'containers'],
             'additionalProperties': False,
             'properties': {
                 'host': _STR,
                 'status': {'enum': [HOST_OK, HOST_UNREACHABLE, HOST_NOT_AUDITED]},
                 'error': {'type': ['string', 'null']},
                 'engine': {'type': ['object', 'null']},
+                'daemon': {'type': ['object', 'null'], 'description': 'null when the daemon was not audited',
+                           'required': ['status', 'counts', 'failing_controls', 'settings_source'],
+                           'properties': {'status': {'enum': _STATUS_ENUM}, 'counts': _COUNTS_SCHEMA,
+                                          'failing_controls': _FAILING_CONTROLS,
+                                          'settings_source': {'type': ['string', 'null']}}},
                 'containers': {'type': 'array', 'items': {
                     'type': 'object',
                     'required': ['name', 'id', 'image', 'state', 'service', 'managed', 'status', 'counts',
@@ -70,7 +79,7 @@ REPORT_SCHEMA = {
                     'properties': {'name': _STR, 'id': _STR, 'image': _STR, 'image_id': _STR, 'state': _STR,
                                    'service': _STR, 'managed': {'type': 'boolean'}, 'status': {'enum': _STATUS_ENUM},
                                    'counts': _COUNTS_SCHEMA,
-                                   'failing_controls': {'type': 'array', 'items': _STR}}}}}}},
+                                   'failing_controls': _FAILING_CONTROLS}}}}}},
         'findings': {'type': 'array', 'items': {
             'type': 'object',
             'required': ['host', 'container', 'container_id', 'image', 'control', 'tier', 'status', 'message',
@@ -79,10 +88,16 @@ REPORT_SCHEMA = {
                            'tier': _STR, 'status': {'enum': _STATUS_ENUM}, 'message': _STR,
                            'evidence': {'type': 'object'}, 'reason': {'type': ['string', 'null']},
                            'cis': _STR, 'pss': _STR, 'fix': _STR}}},
+        'daemon_findings': {'type': 'array', 'items': {
+            'type': 'object',
+            'required': ['host', 'control', 'tier', 'status', 'message', 'evidence', 'reason', 'cis', 'fix'],
+            'properties': {'host': _STR, 'control': _STR, 'tier': _STR, 'status': {'enum': _STATUS_ENUM}, 'message': _STR,
+                           'evidence': {'type': 'object'}, 'reason': {'type': ['string', 'null']},
+                           'cis': _STR, 'pss': _STR, 'fix': _STR}}},
         'summary': {
             'type': 'object',
             'required': ['hosts', 'unreachable_hosts', 'not_audited_hosts', 'containers', 'by_status', 'by_control',
-                         'failing_containers'],
+                         'failing_containers', 'daemons'],
             'additionalProperties': False,
             'properties': {
                 'hosts': {'type': 'integer', 'minimum': 0},
@@ -94,7 +109,13 @@ REPORT_SCHEMA = {
                 'by_status': _COUNTS_SCHEMA,
                 'by_control': {'type': 'object', 'additionalProperties': _COUNTS_SCHEMA},
                 'failing_containers': {'type': 'array', 'items': _STR,
-                                       'description': "'HOST/CONTAINER' of each container that fails a control"}}},
+                                       'description': "'HOST/CONTAINER' of each container that fails a control"},
+                'daemons': {
+                    'type': 'object', 'required': ['by_status', 'by_control', 'failing_hosts'], 'additionalProperties': False,
+                    'properties': {'by_status': _COUNTS_SCHEMA,
+                                   'by_control': {'type': 'object', 'additionalProperties': _COUNTS_SCHEMA},
+                                   'failing_hosts': {'type': 'array', 'items': _STR,
+                                                     'description': 'hosts whose daemon fails a daemon control'}}}}},
     },
 }
 
@@ -106,41 +127,58 @@ def _host_entry(host, result):
     result = result if isinstance(result, dict) else {}
     if result.get('unreachable'):
         return {'host': host, 'status': HOST_UNREACHABLE, 'error': 'unreachable: %s' % (result.get('msg') or 'no answer'),
-                'engine': None, 'containers': []}, []
+                'engine': None, 'daemon': None, 'containers': []}, [], []
     if result.get('failed') or result.get('skipped') or 'findings' not in result:
         error = result.get('msg') or ('the host was skipped' if result.get('skipped') else 'no audit result')
         return {'host': host, 'status': HOST_NOT_AUDITED, 'error': 'not audited: %s' % error,
-                'engine': result.get('engine'), 'containers': []}, []
+                'engine': result.get('engine'), 'daemon': None, 'containers': []}, [], []
     findings = [dict(f, host=host) for f in result['findings']]
-    return {'host': host, 'status': HOST_OK, 'error': None, 'engine': result.get('engine'),
-            'containers': list(result.get('containers') or [])}, findings
+    daemon = result.get('daemon') or None
+    daemon_findings = [dict(f, host=host) for f in (daemon or {}).get('findings') or []]
+    if daemon:
+        daemon = dict((k, daemon.get(k)) for k in ('status', 'counts', 'failing_controls', 'settings_source'))
+    return {'host': host, 'status': HOST_OK, 'error': None, 'engine': result.get('engine'), 'daemon': daemon,
+            'containers': list(result.get('containers') or [])}, findings, daemon_findings
 
 
 def combine(results, generated_at=None):
     """One report over {host: registered result}; a host Ansible could not reach is listed as
     unreachable, one whose audit failed or is missing as not audited, each with the error, and
     the others are reported as usual."""
-    hosts, findings = [], []
+    hosts, findings, daemon_findings = [], [], []
     for host in sorted(results):
-        entry, own = _host_entry(str(host), results[host])
+        entry, own, own_daemon = _host_entry(str(host), results[host])
         hosts.append(entry)
         findings.extend(own)
+        daemon_findings.extend(own_daemon)
     containers = [dict(c, name='%s/%s' % (h['host'], c['name'])) for h in hosts for c in h['containers']]
     summary = _audit.summarize(containers, findings)
     summary['hosts'] = len(hosts)
     summary['unreachable_hosts'] = [h['host'] for h in hosts if h['status'] == HOST_UNREACHABLE]
     summary['not_audited_hosts'] = [h['host'] for h in hosts if h['status'] == HOST_NOT_AUDITED]
+    summary['daemons'] = summarize_daemons(hosts, daemon_findings)
     return {
         'format': REPORT_FORMAT,
         'format_version': REPORT_FORMAT_VERSION,
         'generated_at': generated_at,
         'policy_version': policy.POLICY_VERSION,
-        'passed': not summary['by_status'][policy.FAIL] and all(h['status'] == HOST_OK for h in hosts),
-        'controls': [c.as_dict() for c in policy.CONTROLS],
+        'passed': (not summary['by_status'][policy.FAIL] and not summary['daemons']['by_status'][policy.FAIL]
+                   and all(h['status'] == HOST_OK for h in hosts)),
+        'controls': [c.as_dict() for c in policy.AUDIT_CONTROLS],
+        'daemon_controls': [c.as_dict() for c in policy.DAEMON_CONTROLS],
         'hosts': hosts,
         'findings': findings,
+        'daemon_findings': daemon_findings,
         'summary': summary,
     }
+
+
+def summarize_daemons(hosts, daemon_findings):
+    by_control = dict((c.id, dict((s, 0) for s in policy.STATUSES)) for c in policy.DAEMON_CONTROLS)
+    for finding in daemon_findings:
+        by_control.setdefault(finding['control'], dict((s, 0) for s in policy.STATUSES))[finding['status']] += 1
+    return {'by_status': policy.summarize(daemon_findings), 'by_control': by_control,
+            'failing_hosts': [h['host'] for h in hosts if (h.get('daemon') or {}).get('status') == policy.FAIL]}
 
 
 def evidence_text(evidence):
@@ -150,7 +188,7 @@ def evidence_text(evidence):
 
 
 def references(finding_or_control):
-    return 'CIS Docker 1.6: %s; Kubernetes PSS restricted: %s' % (finding_or_control['cis'], finding_or_control['pss'])
+    return 'CIS Docker 1.6: %s; Kubernetes PSS restricted: %s' % (finding_or_control['cis'], finding_or_control.get('pss', '-'))
 
 
 # ---------------------------------------------------------------- JUnit XML
@@ -169,14 +207,30 @@ def _suite(parent, name, host, cases, counts):
     return suite
 
 
+def _junit_case(suite, label, finding):
+    case = ET.SubElement(suite, 'testcase', classname=_x(label), name=_x(finding['control']), time='0')
+    detail = '%s\n%s\nFix: %s\n%s' % (finding['message'], evidence_text(finding['evidence']),
+                                      finding['fix'], references(finding))
+    if finding['status'] == policy.FAIL:
+        ET.SubElement(case, 'failure', type='%s control failed' % finding['tier'],
+                      message=_x(finding['message'])).text = _x(detail)
+    elif finding['status'] == policy.EXCEPTED:
+        ET.SubElement(case, 'skipped', message=_x('excepted: %s' % finding['reason']))
+    elif finding['status'] == policy.WARN:
+        ET.SubElement(case, 'system-out').text = _x('warn: ' + detail)
+
+
 def to_junit(report):
-    """JUnit XML: a testsuite per host/container, a testcase per control. fail -> <failure> with the
-    evidence, excepted -> <skipped> with the reason, warn -> passes with the message in <system-out>;
-    an unreachable or not audited host is a suite with one <error> case of that type."""
+    """JUnit XML: a testsuite per host/container and one per host's daemon (HOST/daemon), a testcase
+    per control. fail -> <failure> with the evidence, excepted -> <skipped> with the reason, warn ->
+    passes with the message in <system-out>; an unreachable or not audited host is a suite with one
+    <error> case of that type."""
     root = ET.Element('testsuites', name='containment.docker audit')
-    by_container = {}
+    by_container, by_daemon = {}, {}
     for finding in report['findings']:
         by_container.setdefault((finding['host'], finding['container']), []).append(finding)
+    for finding in report.get('daemon_findings') or []:
+        by_daemon.setdefault(finding['host'], []).append(finding)
     totals = [0, 0, 0, 0]  # tests, failures, errors, skipped
     for host in report['hosts']:
         if host['status'] != HOST_OK:
@@ -187,25 +241,20 @@ def to_junit(report):
             totals[0] += 1
             totals[2] += 1
             continue
-        for container in host['containers']:
-            label = '%s/%s' % (host['host'], container['name'])
-            findings = by_container.get((host['host'], container['name']), [])
+        suites = [('%s/%s' % (host['host'], container['name']), by_container.get((host['host'], container['name']), []),
+                   dict((key, container.get(key, '')) for key in ('id', 'image', 'state', 'service')))
+                  for container in host['containers']]
+        if host.get('daemon'):  # the daemon first: it decides for every container
+            suites.insert(0, ('%s/daemon' % host['host'], by_daemon.get(host['host'], []),
+                              {'settings_source': host['daemon'].get('settings_source') or ''}))
+        for label, findings, properties in suites:
             counts = policy.summarize(findings)
             suite = _suite(root, label, host['host'], len(findings), (counts[policy.FAIL], 0, counts[policy.EXCEPTED]))
             props = ET.SubElement(suite, 'properties')
-            for key in ('id', 'image', 'state', 'service'):
-                ET.SubElement(props, 'property', name=key, value=_x(container.get(key, '')))
+            for key, value in properties.items():
+                ET.SubElement(props, 'property', name=key, value=_x(value))
             for finding in findings:
-                case = ET.SubElement(suite, 'testcase', classname=_x(label), name=_x(finding['control']), time='0')
-                detail = '%s\n%s\nFix: %s\n%s' % (finding['message'], evidence_text(finding['evidence']),
-                                                  finding['fix'], references(finding))
-                if finding['status'] == policy.FAIL:
-                    ET.SubElement(case, 'failure', type='%s control failed' % finding['tier'],
-                                  message=_x(finding['message'])).text = _x(detail)
-                elif finding['status'] == policy.EXCEPTED:
-                    ET.SubElement(case, 'skipped', message=_x('excepted: %s' % finding['reason']))
-                elif finding['status'] == policy.WARN:
-                    ET.SubElement(case, 'system-out').text = _x('warn: ' + detail)
+                _junit_case(suite, label, finding)
             totals[0] += len(findings)
             totals[1] += counts[policy.FAIL]
             totals[3] += counts[policy.EXCEPTED]
@@ -242,10 +291,11 @@ def _rule(control):
 
 
 def to_sarif(report):
-    """SARIF 2.1.0: rules are the controls (with CIS/PSS properties); a result per failing control
+    """SARIF 2.1.0: rules are the container controls, then the daemon controls (with CIS/PSS
+    properties); a result per failing control
     (level error), per excepted control (suppressed, with the reason as justification) and per
     warning (level note); locations are logical: host, and container inside it."""
-    controls = report['controls']
+    controls = report['controls'] + (report.get('daemon_controls') or [])
     rule_index = dict((c['id'], i) for i, c in enumerate(controls))
     locations, location_index = [], {}
     for host in report['hosts']:
@@ -272,6 +322,23 @@ def to_sarif(report):
             'properties': {'status': finding['status'], 'host': finding['host'], 'container': finding['container'],
                            'containerId': finding['container_id'], 'image': finding['image'],
                            'evidence': finding['evidence'], 'fix': finding['fix']},
+        }
+        if finding['status'] == policy.EXCEPTED:
+            result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
+        results.append(result)
+    for finding in report.get('daemon_findings') or []:
+        if finding['status'] == policy.PASS:
+            continue
+        host = finding['host']
+        result = {
+            'ruleId': finding['control'],
+            'ruleIndex': rule_index[finding['control']],
+            'level': _SARIF_LEVEL[finding['status']],
+            'message': {'text': '%s (daemon): %s' % (host, finding['message'])},
+            'locations': [{'logicalLocations': [{'index': location_index[host], 'name': host,
+                                                 'fullyQualifiedName': host, 'kind': 'host'}]}],
+            'partialFingerprints': {'containmentFinding/v1': '%s/daemon/%s' % (host, finding['control'])},
+            'properties': {'status': finding['status'], 'host': host, 'evidence': finding['evidence'], 'fix': finding['fix']},
         }
         if finding['status'] == policy.EXCEPTED:
             result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
@@ -324,6 +391,51 @@ def _e(text):
     return html.escape(str(text), quote=True)
 
 
+def _finding_rows(findings):
+    """The details table of non-passing findings."""
+    out = ['<table><tr><th>control</th><th>status</th><th>finding</th><th>evidence</th><th>fix / references</th></tr>']
+    for f in findings:
+        what = _e(f['message'])
+        if f['status'] == policy.EXCEPTED:
+            what += '<br><strong>Exception reason:</strong> %s' % _e(f['reason'])
+        out.append('<tr class="%s"><td><code>%s</code><br>%s</td><td>%s</td><td>%s</td><td><pre>%s</pre></td>'
+                   '<td>%s<br><small>%s</small></td></tr>' % (
+                       f['status'], _e(f['control']), _e(f['tier']), _e(f['status']), what,
+                       _e(evidence_text(f['evidence'])), _e(f['fix']), _e(references(f))))
+    out.append('</table>')
+    return out
+
+
+def _html_daemons(report):
+    """A row per audited daemon, a column per daemon control, then each host's non-passing daemon findings."""
+    controls = report.get('daemon_controls') or []
+    by_host = {}
+    for finding in report.get('daemon_findings') or []:
+        by_host.setdefault(finding['host'], {})[finding['control']] = finding
+    if not by_host:
+        return []
+    out = ['<h2 id="daemons">Docker daemons</h2>',
+           '<table><thead><tr><th>host</th>%s</tr></thead><tbody>'
+           % ''.join('<th class="ctl" title="%s">%s</th>' % (_e(c['summary']), _e(c['id'])) for c in controls)]
+    for host in sorted(by_host):
+        row = ['<tr><td><a href="#daemon-%s">%s</a></td>' % (_e(host), _e(host))]
+        for control in controls:
+            finding = by_host[host].get(control['id'])
+            if finding is None:
+                row.append('<td></td>')
+                continue
+            tip = finding['message'] + (' (exception: %s)' % finding['reason'] if finding.get('reason') else '')
+            row.append('<td class="cell %s" title="%s: %s">%s</td>' % (
+                finding['status'], _e(control['id']), _e(tip), _SYMBOL[finding['status']]))
+        out.append(''.join(row) + '</tr>')
+    out.append('</tbody></table>')
+    for host in sorted(by_host):
+        noteworthy = [f for f in by_host[host].values() if f['status'] != policy.PASS]
+        out.append('<h3 id="daemon-%s">%s daemon</h3>' % (_e(host), _e(host)))
+        out.extend(_finding_rows(noteworthy) if noteworthy else ['<p class="pass">every daemon control passes</p>'])
+    return out
+
+
 def to_html(report):
     """A self-contained page (inline CSS, no scripts, no external assets): verdict, counts, a matrix
     of containers x controls per host, details of every non-passing finding, and the controls."""
@@ -335,7 +447,7 @@ def to_html(report):
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            '<title>containment.docker audit</title><style>%s</style></head><body>' % _CSS,
-           '<h1>Container audit</h1>',
+           '<h1>Container and daemon audit</h1>',
            '<p class="meta">containment.docker policy %s &middot; generated %s &middot; %d host(s), %d container(s)</p>'
            % (_e(report['policy_version']), _e(report.get('generated_at') or '-'), summary['hosts'],
               summary['containers']),
@@ -348,20 +460,23 @@ def to_html(report):
         out.append('<p class="unreachable">Not audited: %s</p>' % _e(', '.join(summary['not_audited_hosts'])))
     if summary['failing_containers']:
         out.append('<p>Failing containers: %s</p>' % ', '.join('<code>%s</code>' % _e(c) for c in summary['failing_containers']))
-    out.append('<table><tr><th>host</th><th>status</th><th>containers</th><th>failing</th>'
+    out.append('<table><tr><th>host</th><th>status</th><th>daemon</th><th>containers</th><th>failing</th>'
                '<th>with exceptions</th><th>with warnings</th></tr>')
     for host in report['hosts']:
         if host['status'] != HOST_OK:
-            out.append('<tr><td><a href="#host-%s">%s</a></td><td class="fail" colspan="5">%s</td></tr>'
+            out.append('<tr><td><a href="#host-%s">%s</a></td><td class="fail" colspan="6">%s</td></tr>'
                        % (_e(host['host']), _e(host['host']), _e(host['status'].replace('_', ' '))))
             continue
         worst = dict((s, sum(1 for c in host['containers'] if c['status'] == s))
                      for s in (policy.FAIL, policy.EXCEPTED, policy.WARN))
-        out.append('<tr><td><a href="#host-%s">%s</a></td><td class="%s">%s</td><td>%d</td>%s</tr>' % (
-            _e(host['host']), _e(host['host']), policy.FAIL if worst[policy.FAIL] else policy.PASS,
-            policy.FAIL if worst[policy.FAIL] else policy.PASS, len(host['containers']),
-            ''.join('<td class="%s">%d</td>' % (s if n else '', n) for s, n in worst.items())))
+        daemon_status = (host.get('daemon') or {}).get('status') or ''
+        failed = worst[policy.FAIL] or daemon_status == policy.FAIL
+        out.append('<tr><td><a href="#host-%s">%s</a></td><td class="%s">%s</td><td class="%s">%s</td><td>%d</td>%s</tr>' % (
+            _e(host['host']), _e(host['host']), policy.FAIL if failed else policy.PASS,
+            policy.FAIL if failed else policy.PASS, _e(daemon_status), _e(daemon_status or 'not audited'),
+            len(host['containers']), ''.join('<td class="%s">%d</td>' % (s if n else '', n) for s, n in worst.items())))
     out.append('</table>')
+    out.extend(_html_daemons(report))
     for host in report['hosts']:
         out.append('<h2 id="host-%s">Host %s</h2>' % (_e(host['host']), _e(host['host'])))
         if host['status'] != HOST_OK:
@@ -399,20 +514,12 @@ def to_html(report):
             if not noteworthy:
                 out.append('<p class="pass">every control passes</p>')
                 continue
-            out.append('<table><tr><th>control</th><th>status</th><th>finding</th><th>evidence</th><th>fix / references</th></tr>')
-            for f in noteworthy:
-                what = _e(f['message'])
-                if f['status'] == policy.EXCEPTED:
-                    what += '<br><strong>Exception reason:</strong> %s' % _e(f['reason'])
-                out.append('<tr class="%s"><td><code>%s</code><br>%s</td><td>%s</td><td>%s</td><td><pre>%s</pre></td>'
-                           '<td>%s<br><small>%s</small></td></tr>' % (
-                               f['status'], _e(f['control']), _e(f['tier']), _e(f['status']), what,
-                               _e(evidence_text(f['evidence'])), _e(f['fix']), _e(references(f))))
-            out.append('</table>')
+            out.extend(_finding_rows(noteworthy))
     out.append('<h2>Controls</h2><table><tr><th>control</th><th>tier</th><th>requires</th><th>CIS Docker 1.6</th>'
                '<th>Kubernetes PSS</th>%s</tr>' % ''.join('<th>%s</th>' % s for s in policy.STATUSES))
-    for control in controls:
-        counts = summary['by_control'].get(control['id'], {})
+    daemon_counts = summary.get('daemons', {}).get('by_control', {})
+    for control in controls + (report.get('daemon_controls') or []):
+        counts = summary['by_control'].get(control['id']) or daemon_counts.get(control['id'], {})
         out.append('<tr><td><code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>%s</tr>' % (
             _e(control['id']), _e(control['tier']), _e(control['summary']), _e(control['cis']), _e(control['pss']),
             ''.join('<td class="%s">%d</td>' % (s if counts.get(s) else '', counts.get(s, 0)) for s in policy.STATUSES)))

@@ -55,10 +55,33 @@ options:
     description: Audit only the containers managed by this collection (label C(containment.managed=true)).
     type: bool
     default: false
+  audit_daemon:
+    description:
+      - Also audit the Docker daemon itself against the daemon controls (CIS Docker Benchmark section 2), returned in RV(daemon).
+      - "Containers are then also judged with what the daemon decides for them: its default C(no-new-privileges),
+        and AppArmor when the engine host has it (CIS 5.2: an empty or C(unconfined) C(AppArmorProfile) fails
+        C(security_profiles))."
+    type: bool
+    default: true
+  daemon_config:
+    description:
+      - The daemon's configuration file on the engine host, read only when it exists and a C(dockerd) process on the
+        host the module runs on serves the audited engine with it (same C(--config-file) and data root). Its
+        command line is read then too, as it overrides the file.
+      - "Some settings (C(userland-proxy), C(log-opts), C(no-new-privileges), C(hosts)) are not in C(docker info):
+        when the module does not run on the engine host their controls are V(warn) with the reason."
+      - The exceptions the role C(containment.docker.secure_engine) recorded are read from C(containment-engine.json) beside it.
+    type: path
+    default: /etc/docker/daemon.json
 notes:
   - "The C(unique_uid) control compares the numeric users of the audited containers among themselves, grouped
     by their C(containment.service) label or, for unmanaged containers, their name."
   - "The C(cpu_limit) control compares C(NanoCpus) with the engine host's CPU count from the engine's info."
+  - "When the module runs on the engine host, the kernel's view of each running container's process
+    (C(/proc/<State.Pid>/status): C(NoNewPrivs), C(CapEff), C(Uid), C(Gid)) is evidence that overrides the
+    configuration; the pid counts only when the container's ID is in its cgroup. The C(kernel_matches_config)
+    control fails when the kernel and the configuration disagree, for example for a container created before
+    the daemon set C(no-new-privileges)."
 seealso:
   - module: containment.docker.secure_container
     description: Enforces the same controls on one container.
@@ -91,6 +114,12 @@ EXAMPLES = r'''
     client_key: /etc/containment/docker1/key.pem
     names: [web-*]
     managed_only: true
+    audit_daemon: false
+
+- name: Audit a daemon whose configuration file is elsewhere
+  containment.docker.secure_container_audit:
+    docker_host: unix:///run/docker-alt/docker.sock
+    daemon_config: /etc/docker-alt/daemon.json
 
 - name: Audit the containers of one team
   containment.docker.secure_container_audit:
@@ -120,6 +149,37 @@ engine:
       description: CPUs of the engine host, the upper bound of the C(cpu_limit) control.
       type: int
       sample: 2
+daemon:
+  description: The audit of the Docker daemon (CIS Docker Benchmark section 2); null when O(audit_daemon=false).
+  returned: always
+  type: dict
+  contains:
+    settings_source:
+      description: Where its settings were read, or why they could not be.
+      type: str
+      sample: /etc/docker/daemon.json and the dockerd command line
+    status:
+      description: The worst status among its findings.
+      type: str
+      sample: fail
+    counts:
+      description: Number of its findings per status.
+      type: dict
+      sample: {pass: 9, fail: 3, excepted: 0, warn: 2}
+    failing_controls:
+      description: IDs of the daemon controls it fails.
+      type: list
+      elements: str
+      sample: [live_restore, icc_disabled]
+    findings:
+      description: One finding per daemon control, with the keys of a container finding (control, tier, status, message, evidence,
+        reason, cis, pss, fix); field names the daemon.json keys.
+      type: list
+      elements: dict
+      sample: [{control: live_restore, tier: baseline, status: fail, cis: "2.15", field: live-restore, reason: null,
+                message: "live-restore is off: restarting or upgrading the daemon stops every container",
+                evidence: {info.LiveRestoreEnabled: false}, pss: "-",
+                fix: 'set "live-restore": true in daemon.json (the secure_engine role; a reload by SIGHUP applies it)'}]
 policy_version:
   description: Version of the control table the containers were audited against.
   returned: always
@@ -262,6 +322,8 @@ AUDIT_OPTIONS = dict(
     names=dict(type='list', elements='str', default=[]),
     labels=dict(type='list', elements='str', default=[]),
     managed_only=dict(type='bool', default=False),
+    audit_daemon=dict(type='bool', default=True),
+    daemon_config=dict(type='path', default=_audit.DEFAULT_DAEMON_CONFIG),
 )
 
 
@@ -270,7 +332,8 @@ def main():
     engine = _module.connect(module)
     try:
         result = _audit.run(engine, engine.url, names=module.params['names'],
-                            labels=module.params['labels'], managed_only=module.params['managed_only'])
+                            labels=module.params['labels'], managed_only=module.params['managed_only'],
+                            daemon_config=module.params['daemon_config'], audit_daemon=module.params['audit_daemon'])
     except (_engine.EngineError, _engine.DockerException) as exc:
         module.fail_json(msg='the audit could not read the engine at %s: %s' % (engine.url, exc))
     module.exit_json(changed=False, **result)

@@ -3,12 +3,17 @@
 # collection's multi-host role and playbooks without any real remote host.
 #
 #   tests/fleet/fleet.sh up N      # converge to hosts host1..hostN (adds or removes hosts)
+#   tests/fleet/fleet.sh up N --ssh
+#                                  # the same as SSH hosts (also: CDFLEET_MODE=ssh); see below
 #   tests/fleet/fleet.sh down      # stop and remove every fleet host; leave nothing behind
 #   tests/fleet/fleet.sh status    # one line per host
 #   tests/fleet/fleet.sh restart-engine I [--kill]
 #                                  # stop host I's dockerd (SIGTERM, or SIGKILL with --kill),
 #                                  # wait until it and its containerd are gone, start it again
 #                                  # and wait until it answers (its containers are not touched)
+#   tests/fleet/fleet.sh config I FILE
+#                                  # make FILE host I's daemon.json and restart its engine
+#                                  # gracefully (as restart-engine I) so dockerd reads it
 #
 # Host i is:
 #   - network namespace cdfleet-hostI with lo up and a veth pair: eth0 inside
@@ -20,16 +25,41 @@
 #       socket    unix:///run/cdfleet/hostI/docker.sock
 #       data-root /var/lib/cdfleet/hostI, exec-root /run/cdfleet/hostI/exec
 #     with its own supervised containerd (state under those roots), its own
-#     containerd namespace, cgroup parent /cdfleet-hostI, config file and
-#     log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
+#     containerd namespace, cgroup parent /cdfleet-hostI, config file
+#     (/run/cdfleet/hostI/daemon.json: `{}` when a host is first made, or the
+#     JSON in $CDFLEET_DAEMON_JSON_<I> at `up`; kept across engine restarts, so
+#     a role that edits it sees it read) and log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
 #     rules live in its netns, so published ports and user-defined networks
 #     work as on a real host (127.0.0.1 inside the netns, or 10.231.I.2).
 #   - the test images (scripts/images.env), copied from the main engine
 #     (built there by scripts/build-images) with docker save | docker load.
 #
+# SSH mode (`up N --ssh`): host i is a managed host as Ansible meets it, with
+# the same netns, address and data root, plus
+#   - its own mount namespace (unshare --mount --propagation private, entered
+#     in the netns with nsenter), persisted in /run/cdfleet/mntns/hostI, in
+#     which /run is bind-mounted from /run/cdfleet/hostI/run: inside the host,
+#     /var/run/docker.sock, /run/docker, /run/containerd are the host's own.
+#     The rest of the filesystem (/usr, /etc, /home, /tmp) is this machine's.
+#   - dockerd with its default socket, exec-root and pidfile (so the controller
+#     reaches it at unix:///run/cdfleet/hostI/run/docker.sock, the module on
+#     the host at /var/run/docker.sock), data-root /var/lib/cdfleet/hostI/docker
+#   - an sshd (Debian's openssh-server) on 10.231.I.2:22 with a host key made
+#     per fleet, keys only (/var/lib/cdfleet/hostI/etc: key, sshd_config).
+#     Authorized keys: /var/lib/cdfleet/ssh/authorized_keys/USER, root's is
+#     the fleet's client key /var/lib/cdfleet/ssh/id_ed25519; the fleet's
+#     known_hosts beside it. Log: /run/cdfleet/hostI/sshd.log.
+#   - Python: /usr/bin/python3 with Debian's python3-docker (the distribution's
+#     Docker SDK; scripts/ensure-test-packages installs it and openssh-server).
+# Its inventory entry: ansible_host, ansible_user root, the key, known_hosts,
+# ansible_python_interpreter /usr/bin/python3, pipelining on, and no
+# containment_docker_host: the module uses the host's own socket. A fleet is
+# of one mode: `up` replaces hosts of the other mode.
+#
 # `up` writes an Ansible inventory (group `fleet`) to $CDFLEET_INVENTORY
-# (default tests/fleet/.state/inventory.yml). Needs root and Linux; on
-# Debian, scripts/ensure-docker installs what it uses.
+# (default tests/fleet/.state/inventory.yml); each host's cdfleet_docker_host
+# is its engine as the controller reaches it (checks from outside). Needs root
+# and Linux; on Debian, scripts/ensure-docker installs what it uses.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,7 +75,10 @@ RUN_ROOT=/run/$PREFIX
 DATA_ROOT=/var/lib/$PREFIX
 INVENTORY=${CDFLEET_INVENTORY:-$here/.state/inventory.yml}
 WAIT=${CDFLEET_WAIT:-60}
+MODE=${CDFLEET_MODE:-local}
 NS_PREFIX=$PREFIX-host
+MNTNS_DIR=$RUN_ROOT/mntns
+SSH_DIR=$DATA_ROOT/ssh
 declare -A LAUNCHED=()
 
 say() { printf 'fleet: %s\n' "$*" >&2; }
@@ -56,8 +89,11 @@ die() {
 
 ns_of() { echo "$NS_PREFIX$1"; }
 run_dir() { echo "$RUN_ROOT/host$1"; }
-sock_of() { echo "unix://$RUN_ROOT/host$1/docker.sock"; }
 veth_of() { echo "$PREFIX$1"; }
+# an SSH host has a /run of its own; there the daemon keeps its socket and pidfile
+is_ssh_host() { [[ -d $RUN_ROOT/host$1/run ]]; }
+host_run() { if is_ssh_host "$1"; then echo "$RUN_ROOT/host$1/run"; else echo "$RUN_ROOT/host$1"; fi; }
+sock_of() { echo "unix://$(host_run "$1")/docker.sock"; }
 
 # the docker CLI against host i
 hdocker() {
@@ -68,22 +104,23 @@ hdocker() {
 
 answers() { hdocker "$1" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
-# pid of host i's dockerd, if it runs (pidfile + the process really is dockerd)
-dockerd_pid() {
-    local f pid
-    f="$(run_dir "$1")/docker.pid"
-    [[ -s $f ]] || return 1
-    pid=$(<"$f")
+# pid from a pidfile, if that process runs and is COMM
+pid_of() { # pid_of PIDFILE COMM
+    local pid
+    [[ -s $1 ]] || return 1
+    pid=$(<"$1")
     [[ $pid =~ ^[0-9]+$ && -d /proc/$pid ]] || return 1
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] || return 1
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$2" ]] || return 1
     echo "$pid"
 }
+# pid of host i's dockerd, if it runs (pidfile + the process really is dockerd)
+dockerd_pid() { pid_of "$(host_run "$1")/docker.pid" dockerd; }
 
 # host numbers that have anything on this machine: netns, run dir, data dir or veth
 existing_hosts() {
     {
         ip netns list 2>/dev/null | sed -n "s/^$NS_PREFIX\([0-9]\{1,\}\)\( .*\)\{0,1\}$/\1/p"
-        for d in "$RUN_ROOT"/host* "$DATA_ROOT"/host*; do
+        for d in "$RUN_ROOT"/host* "$DATA_ROOT"/host* "$MNTNS_DIR"/host*; do
             [[ -e $d ]] && basename "$d" | sed -n 's/^host\([0-9]\{1,\}\)$/\1/p'
         done
         ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: $PREFIX\([0-9]\{1,\}\)[@:].*/\1/p"
@@ -121,12 +158,10 @@ wait_gone() { # wait_gone SECONDS PID...
 }
 
 # ------------------------------------------------------------------------------
-host_up() { # create netns + veth and start dockerd (does not wait)
-    local i=$1 ns veth dir
+net_up() { # netns + veth of host i
+    local i=$1 ns veth
     ns=$(ns_of "$i")
     veth=$(veth_of "$i")
-    dir=$(run_dir "$i")
-
     if ! [[ -e /run/netns/$ns ]]; then
         ip netns add "$ns"
     fi
@@ -139,13 +174,24 @@ host_up() { # create netns + veth and start dockerd (does not wait)
     fi
     ip link set "$veth" up
     ip -n "$ns" link set eth0 up
+}
+
+host_up() { # create netns + veth and start dockerd (does not wait); host_up I [CONFIG_JSON]
+    local i=$1 config=${2:-} ns dir
+    ns=$(ns_of "$i")
+    dir=$(run_dir "$i")
+    net_up "$i"
 
     mkdir -p "$dir/exec" "$DATA_ROOT/host$i"
     if dockerd_pid "$i" >/dev/null; then
         return 0
     fi
     rm -f "$dir/docker.pid" "$dir/docker.sock"
-    echo '{}' >"$dir/daemon.json"
+    if [[ -n $config ]]; then
+        printf '%s\n' "$config" >"$dir/daemon.json"
+    elif ! [[ -s $dir/daemon.json ]]; then
+        echo '{}' >"$dir/daemon.json"
+    fi
     printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
     setsid nsenter --net="/run/netns/$ns" \
         dockerd \
@@ -177,6 +223,213 @@ host_wait() {
     say "host$i: dockerd did not answer within ${WAIT}s; last lines of $(run_dir "$i")/dockerd.log:"
     tail -n 30 "$(run_dir "$i")/dockerd.log" >&2 || true
     return 1
+}
+
+# ------------------------------------------------------------------------------
+# SSH mode: a mount namespace per host, with its own /run, dockerd and sshd
+
+mntns_of() { echo "$MNTNS_DIR/host$1"; }
+etc_of() { echo "$DATA_ROOT/host$1/etc"; }
+addr_of() { echo "$NET.$1.2"; }
+is_mounted() { awk -v p="$1" '{ m = $5; gsub(/\\040/, " ", m); if (m == p) f = 1 } END { exit !f }' /proc/self/mountinfo; }
+# run a command inside host i (its netns and mount namespace)
+in_host() {
+    local i=$1
+    shift
+    nsenter --net="/run/netns/$(ns_of "$i")" --mount="$(mntns_of "$i")" "$@"
+}
+
+sshd_pid() { pid_of "$(host_run "$1")/sshd.pid" sshd; }
+
+# every process in host i's mount namespace (dockerd, containerd, shims, sshd and its sessions)
+pids_in_host() {
+    local f ns p
+    f=$(mntns_of "$1")
+    is_mounted "$f" || return 0
+    ns="mnt:[$(stat -L -c %i "$f")]"
+    for p in /proc/[0-9]*; do
+        [[ $(readlink "$p/ns/mnt" 2>/dev/null) == "$ns" ]] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# the fleet's client key and the folder of authorized keys (one file per user)
+ssh_fleet_keys() {
+    mkdir -p "$SSH_DIR/authorized_keys"
+    chmod 755 "$SSH_DIR" "$SSH_DIR/authorized_keys"
+    if ! [[ -s $SSH_DIR/id_ed25519 ]]; then
+        rm -f "$SSH_DIR/id_ed25519" "$SSH_DIR/id_ed25519.pub"
+        ssh-keygen -q -t ed25519 -N '' -C "$PREFIX fleet client" -f "$SSH_DIR/id_ed25519"
+    fi
+    install -m 644 "$SSH_DIR/id_ed25519.pub" "$SSH_DIR/authorized_keys/root"
+}
+
+# the mount namespace of host i, /run bound to the host's own folder (once)
+mntns_up() {
+    local i=$1 f run
+    f=$(mntns_of "$i")
+    run=$(run_dir "$i")/run
+    mkdir -p "$MNTNS_DIR" "$run"
+    # a namespace file can only be bound on a private mount (no propagation loops)
+    if ! is_mounted "$MNTNS_DIR"; then
+        mount --bind "$MNTNS_DIR" "$MNTNS_DIR"
+        mount --make-private "$MNTNS_DIR"
+    fi
+    is_mounted "$f" && return 0
+    touch "$f"
+    nsenter --net="/run/netns/$(ns_of "$i")" \
+        unshare --mount="$f" --propagation private mount --bind "$run" /run
+    # what a booted host has in /run: sshd's privilege separation folder, /run/lock
+    install -d -m 755 "$run/sshd" "$run/lock"
+}
+
+# kill everything in host i's mount namespace and release it
+mntns_down() {
+    local i=$1 f
+    local -a pids
+    f=$(mntns_of "$i")
+    mapfile -t pids < <(pids_in_host "$i")
+    if ((${#pids[@]})); then
+        kill -TERM "${pids[@]}" 2>/dev/null || true
+        wait_gone 10 "${pids[@]}" || kill -KILL "${pids[@]}" 2>/dev/null || true
+        wait_gone 5 "${pids[@]}" || say "host$i: processes ${pids[*]} still there after SIGKILL"
+    fi
+    if is_mounted "$f"; then umount "$f" 2>/dev/null || umount -l "$f" || say "host$i: could not unmount $f"; fi
+    rm -f "$f"
+}
+
+sshd_up() { # host key, sshd_config, sshd on the host's address
+    local i=$1 etc dir
+    etc=$(etc_of "$i")
+    dir=$(run_dir "$i")
+    mkdir -p "$etc"
+    if ! [[ -s $etc/ssh_host_ed25519_key ]]; then
+        rm -f "$etc/ssh_host_ed25519_key" "$etc/ssh_host_ed25519_key.pub"
+        ssh-keygen -q -t ed25519 -N '' -C "host$i" -f "$etc/ssh_host_ed25519_key"
+    fi
+    # keys only; no PAM (pam_loginuid fails in a namespace; a locked account ('!' in shadow) is refused)
+    cat >"$etc/sshd_config" <<EOC
+# Written by tests/fleet/fleet.sh for host$i of fleet $PREFIX
+ListenAddress $(addr_of "$i"):22
+HostKey $etc/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys/%u
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PrintMotd no
+MaxStartups 100:30:200
+MaxSessions 100
+Subsystem sftp internal-sftp
+EOC
+    sshd_pid "$i" >/dev/null && return 0
+    rm -f "$(host_run "$i")/sshd.pid"
+    printf '\n=== %s fleet.sh starting sshd for host%s\n' "$(date -Is)" "$i" >>"$dir/sshd.log"
+    setsid nsenter --net="/run/netns/$(ns_of "$i")" --mount="$(mntns_of "$i")" \
+        /usr/sbin/sshd -D -e -f "$etc/sshd_config" </dev/null >>"$dir/sshd.log" 2>&1 9<&- &
+}
+
+ssh_dockerd_up() { # dockerd with its defaults inside the host (does not wait)
+    local i=$1 ns run dir
+    ns=$(ns_of "$i")
+    dir=$(run_dir "$i")
+    run=$dir/run
+    mkdir -p "$DATA_ROOT/host$i/docker"
+    dockerd_pid "$i" >/dev/null && return 0
+    rm -f "$run/docker.pid" "$run/docker.sock"
+    # /run/daemon.json inside the host (the machine's /etc/docker is the main engine's)
+    echo '{}' >"$run/daemon.json"
+    printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
+    setsid nsenter --net="/run/netns/$ns" --mount="$(mntns_of "$i")" \
+        dockerd \
+        --config-file /run/daemon.json \
+        --data-root "$DATA_ROOT/host$i/docker" \
+        --containerd-namespace "$ns" \
+        --containerd-plugins-namespace "$ns-plugins" \
+        --cgroup-parent "/$ns" \
+        --bip "172.31.$i.1/24" \
+        --default-address-pool "base=10.232.0.0/16,size=24" \
+        </dev/null >>"$dir/dockerd.log" 2>&1 9<&- &
+    LAUNCHED[$i]=$!
+}
+
+ssh_host_up() { # netns, mount namespace, sshd, dockerd (does not wait for dockerd)
+    local i=$1
+    net_up "$i"
+    mntns_up "$i"
+    sshd_up "$i"
+    ssh_dockerd_up "$i"
+}
+
+ssh_client() { # ssh_client I COMMAND...: as root to host i, as Ansible does
+    local i=$1
+    shift
+    ssh -q -i "$SSH_DIR/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=5 \
+        -o UserKnownHostsFile="$SSH_DIR/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+        -o StrictHostKeyChecking=yes "root@$(addr_of "$i")" "$@"
+}
+
+write_known_hosts() { # the host keys of hosts 1..N, by address
+    local n=$1 i tmp="$SSH_DIR/known_hosts.tmp.$$"
+    for ((i = 1; i <= n; i++)); do
+        echo "$(addr_of "$i") $(cut -d' ' -f1,2 "$(etc_of "$i")/ssh_host_ed25519_key.pub")"
+    done >"$tmp"
+    chmod 644 "$tmp"
+    mv "$tmp" "$SSH_DIR/known_hosts"
+}
+
+ssh_host_wait() { # dockerd answers, sshd lets root in, the host's Python has the Docker SDK
+    local i=$1 sdk
+    host_wait "$i" || return 1
+    for ((k = 0; k < WAIT * 5; k++)); do
+        sdk=$(ssh_client "$i" /usr/bin/python3 -c "'import docker; print(docker.__version__)'" 2>/dev/null) && break
+        if ! sshd_pid "$i" >/dev/null && ((k > 10)); then break; fi
+        sleep 0.2
+    done
+    if [[ -z $sdk ]]; then
+        if ssh_client "$i" true 2>/dev/null; then
+            say "host$i: /usr/bin/python3 there has no Docker SDK (on Debian: apt-get install python3-docker; scripts/ensure-test-packages)"
+        else
+            say "host$i: no SSH login as root at $(addr_of "$i"); last lines of $(run_dir "$i")/sshd.log:"
+            tail -n 20 "$(run_dir "$i")/sshd.log" >&2 || true
+        fi
+        return 1
+    fi
+}
+
+write_ssh_inventory() { # write_ssh_inventory N
+    local n=$1 i tmp
+    mkdir -p "$(dirname "$INVENTORY")"
+    tmp="$INVENTORY.tmp.$$"
+    {
+        echo "# Written by tests/fleet/fleet.sh up $n --ssh: simulated Docker hosts on this machine."
+        echo "# Each host is a network and a mount namespace with its own /run, dockerd and sshd;"
+        echo "# Ansible reaches it over SSH and the module uses the host's /usr/bin/python3 (Debian's"
+        echo "# python3-docker) and /var/run/docker.sock. cdfleet_docker_host: the same engine as"
+        echo "# this machine reaches it (checks from outside)."
+        echo "---"
+        echo "fleet:"
+        echo "  hosts:"
+        for ((i = 1; i <= n; i++)); do
+            echo "    host$i:"
+            echo "      ansible_host: $(addr_of "$i")"
+            echo "      ansible_user: root"
+            echo "      ansible_ssh_private_key_file: $SSH_DIR/id_ed25519"
+            echo "      ansible_ssh_common_args: >-"
+            echo "        -o UserKnownHostsFile=$SSH_DIR/known_hosts -o GlobalKnownHostsFile=/dev/null"
+            echo "        -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+            echo "      ansible_python_interpreter: /usr/bin/python3"
+            echo "      ansible_pipelining: true"
+            echo "      cdfleet_netns: $(ns_of "$i")"
+            echo "      cdfleet_address: $(addr_of "$i")"
+            echo "      cdfleet_docker_host: $(sock_of "$i")"
+            echo "      cdfleet_authorized_keys: $SSH_DIR/authorized_keys"
+        done
+    } >"$tmp"
+    mv "$tmp" "$INVENTORY"
 }
 
 host_has_images() { # the host has every tag, with the main engine's image ID
@@ -212,6 +465,8 @@ host_down() {
             wait_gone 5 "$pid" || true
         fi
     fi
+    # an SSH host: everything in its mount namespace (sshd and its sessions, containerd, shims)
+    if [[ -e $(mntns_of "$i") ]]; then mntns_down "$i"; fi
     # the daemon's own containerd and any shim left (they name our paths)
     mapfile -t pids < <(pids_mentioning "$dir/"; pids_mentioning "$DATA_ROOT/host$i/")
     if ((${#pids[@]})); then
@@ -269,15 +524,30 @@ write_inventory() { # write_inventory N
             echo "      containment_docker_host: $(sock_of "$i")"
             echo "      cdfleet_netns: $(ns_of "$i")"
             echo "      cdfleet_address: $NET.$i.2"
+            echo "      cdfleet_docker_host: $(sock_of "$i")"
         done
     } >"$tmp"
     mv "$tmp" "$INVENTORY"
 }
 
 # ------------------------------------------------------------------------------
+start_host() { if [[ $MODE == ssh ]]; then ssh_host_up "$1"; else host_up "$1" "${2:-}"; fi; }
+wait_host() { if [[ $MODE == ssh ]]; then ssh_host_wait "$1"; else host_wait "$1"; fi; }
+
 cmd_up() {
     local n=${1:-}
-    if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 200)); then die "usage: fleet.sh up N   (1 <= N <= 200)"; fi
+    case ${2:-} in
+        '') ;;
+        --ssh) MODE=ssh ;;
+        *) die "usage: fleet.sh up N [--ssh]" ;;
+    esac
+    if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 200)); then die "usage: fleet.sh up N [--ssh]   (1 <= N <= 200)"; fi
+    [[ $MODE == local || $MODE == ssh ]] || die "CDFLEET_MODE must be local or ssh"
+    if [[ $MODE == ssh ]]; then
+        for t in /usr/sbin/sshd ssh ssh-keygen unshare; do
+            command -v "$t" >/dev/null || die "$t not found (on Debian: scripts/ensure-test-packages installs openssh-server)"
+        done
+    fi
     local start=$SECONDS i
 
     # the main engine and the test images on it (no-ops when already there)
@@ -286,10 +556,13 @@ cmd_up() {
     "$top/scripts/build-images" >/dev/null 9<&-
     mapfile -t tags < <("$top/scripts/build-images" --list)
 
-    # converge: hosts beyond N go away
+    # converge: hosts beyond N, and hosts of the other mode, go away
     local -a extra=()
     for i in $(existing_hosts); do
-        if ((i > n)); then extra+=("$i"); fi
+        if ((i > n)) || { is_ssh_host "$i" && [[ $MODE == local ]]; } ||
+            { ! is_ssh_host "$i" && [[ $MODE == ssh ]]; }; then
+            extra+=("$i")
+        fi
     done
     if ((${#extra[@]})); then
         say "removing ${extra[*]/#/host}"
@@ -297,8 +570,14 @@ cmd_up() {
     fi
 
     mkdir -p "$RUN_ROOT" "$DATA_ROOT"
-    for ((i = 1; i <= n; i++)); do host_up "$i"; done
-    for ((i = 1; i <= n; i++)); do host_wait "$i"; done
+    local var
+    [[ $MODE == ssh ]] && ssh_fleet_keys
+    for ((i = 1; i <= n; i++)); do
+        var=CDFLEET_DAEMON_JSON_$i  # local hosts only: an SSH host's dockerd keeps its defaults
+        start_host "$i" "${!var:-}"
+    done
+    [[ $MODE == ssh ]] && write_known_hosts "$n"
+    for ((i = 1; i <= n; i++)); do wait_host "$i"; done
 
     # copy the test images from the main engine to the hosts that lack them
     local -a need=()
@@ -320,8 +599,8 @@ cmd_up() {
         ((failed == 0)) || die "loading the test images into a fleet host failed"
     fi
 
-    write_inventory "$n"
-    say "$n host(s) up in $((SECONDS - start))s; inventory: $INVENTORY"
+    if [[ $MODE == ssh ]]; then write_ssh_inventory "$n"; else write_inventory "$n"; fi
+    say "$n $MODE host(s) up in $((SECONDS - start))s; inventory: $INVENTORY"
 }
 
 cmd_down() {
@@ -332,6 +611,10 @@ cmd_down() {
         any=1
         down_hosts "${hosts[@]}"
     fi
+    # the SSH hosts' namespace folder and the fleet's keys
+    if is_mounted "$MNTNS_DIR"; then umount "$MNTNS_DIR" || say "could not unmount $MNTNS_DIR"; fi
+    [[ -d $MNTNS_DIR ]] && { rmdir "$MNTNS_DIR" || say "could not remove $MNTNS_DIR"; }
+    rm -rf "$SSH_DIR"
     rmdir "$RUN_ROOT" "$DATA_ROOT" 2>/dev/null || true
     rm -f "$INVENTORY"
     rmdir "$(dirname "$INVENTORY")" 2>/dev/null || true
@@ -352,7 +635,12 @@ cmd_status() {
         pid=$(dockerd_pid "$i" || echo -)
         if ver=$(hdocker "$i" version --format '{{.Server.Version}}' 2>/dev/null); then
             running=$(hdocker "$i" ps -q | wc -l)
-            echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")"
+            if is_ssh_host "$i"; then
+                echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  ssh=root@$NET.$i.2 sshd=$(sshd_pid "$i" || echo DOWN)"
+                sshd_pid "$i" >/dev/null || bad=1
+            else
+                echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")"
+            fi
         else
             echo "host$i  netns=$([[ -e /run/netns/$ns ]] && echo "$ns" || echo missing)  dockerd=$pid  engine=DOWN"
             bad=1
@@ -364,7 +652,7 @@ cmd_status() {
 # pids of host i's own containerd (not the shims: they outlive a killed dockerd)
 containerd_pids() {
     local pid
-    for pid in $(pids_mentioning "$(run_dir "$1")/"); do
+    for pid in $(if is_ssh_host "$1"; then pids_in_host "$1"; else pids_mentioning "$(run_dir "$1")/"; fi); do
         [[ $(cat "/proc/$pid/comm" 2>/dev/null) == containerd ]] && echo "$pid"
     done
     return 0
@@ -390,9 +678,20 @@ cmd_restart_engine() {
     kill "-$sig" "$pid"
     # a graceful stop stops every container first (up to its stop timeout)
     wait_gone "$WAIT" "${pids[@]}" || die "host$i: dockerd or containerd (${pids[*]}) still there ${WAIT}s after SIG$sig"
-    host_up "$i"
+    if is_ssh_host "$i"; then ssh_dockerd_up "$i"; else host_up "$i"; fi
     host_wait "$i"
     say "host$i: engine restarted (SIG$sig)"
+}
+
+# config I FILE: host I's dockerd reads FILE as its daemon.json from now on. The fleet's
+# own flags (--host, --data-root, --bip, ...) must not be repeated in it: dockerd refuses
+# an option given both ways.
+cmd_config() {
+    local i=${1:-} file=${2:-}
+    [[ $i =~ ^[0-9]+$ && -f $file ]] || die "usage: fleet.sh config I FILE"
+    [[ -d $(run_dir "$i") ]] || die "host$i is not up"
+    cp "$file" "$(run_dir "$i")/daemon.json"
+    cmd_restart_engine "$i"
 }
 
 # ------------------------------------------------------------------------------
@@ -408,12 +707,13 @@ exec 9>>"/run/lock/$PREFIX.lock"
 flock 9
 
 case ${1:-} in
-    up) cmd_up "${2:-}" ;;
+    up) cmd_up "${2:-}" "${3:-}" ;;
     down) cmd_down ;;
     status) cmd_status ;;
     restart-engine) cmd_restart_engine "${2:-}" "${3:-}" ;;
+    config) cmd_config "${2:-}" "${3:-}" ;;
     *)
-        sed -n '5,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '5,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -6,10 +6,18 @@
 # link, no cgroup, no files. Refuses to run while a fleet of the same
 # CDFLEET_PREFIX is up (it would take it down); CDFLEET_PREFIX=cdfck
 # CDFLEET_NET=10.229 runs it beside one.
+#
+#   tests/fleet/selftest.sh [N] [--ssh]
+# --ssh: the SSH fleet (fleet.sh up N --ssh); also proves that root logs in with
+# the fleet's key and known_hosts, that /var/run/docker.sock inside a host is that
+# host's own engine, that its Python has the Docker SDK, and, after down, that no
+# process of the hosts' mount namespaces (sshd and its sessions included) is left.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 N=${1:-3}
+MODE=${2:-}
+[[ -z $MODE || $MODE == --ssh ]] || { echo "usage: selftest.sh [N] [--ssh]" >&2; exit 2; }
 # shellcheck source=../../scripts/images.env
 source "$top/scripts/images.env"
 fleet="$here/fleet.sh"
@@ -41,14 +49,39 @@ if [[ $("$fleet" status 2>/dev/null) != "no fleet hosts" ]]; then
 fi
 
 t0=$(now)
-"$fleet" up "$N"
+# shellcheck disable=SC2086
+"$fleet" up "$N" $MODE
 t1=$(now)
 echo "fleet up $N: $(secs "$t0" "$t1")s"
 quiet() { "$@" >/dev/null 2>&1; }
 check "fleet status: every host answers" quiet "$fleet" status
 
+# the engine of host i as this machine reaches it
+sock() { if [[ -n $MODE ]]; then echo "unix:///run/$P/host$1/run/docker.sock"; else echo "unix:///run/$P/host$1/docker.sock"; fi; }
+if [[ -n $MODE ]]; then
+    key=/var/lib/$P/ssh/id_ed25519
+    on_host() { # on_host I COMMAND: over SSH as root, as the inventory says
+        local i=$1
+        shift
+        ssh -q -i "$key" -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=5 -o GlobalKnownHostsFile=/dev/null \
+            -o UserKnownHostsFile="/var/lib/$P/ssh/known_hosts" -o StrictHostKeyChecking=yes "root@$NET.$i.2" "$@"
+    }
+    own_engine() { # the engine at /var/run/docker.sock inside host i is host i's (its data root), not another's
+        [[ $(on_host "$1" docker -H unix:///var/run/docker.sock info --format "'{{.DockerRootDir}}'") == "/var/lib/$P/host$1/docker" ]]
+    }
+    for ((i = 1; i <= N; i++)); do
+        check "host$i: root logs in over SSH with the fleet's key, the host key in known_hosts" quiet on_host "$i" true
+        check "host$i: /var/run/docker.sock there is host$i's own engine" own_engine "$i"
+        check "host$i: /usr/bin/python3 there imports the Docker SDK" quiet on_host "$i" /usr/bin/python3 -c "'import docker'"
+    done
+    wrong_key() { ! ssh -q -i /dev/null -o BatchMode=yes -o ConnectTimeout=5 -o UserKnownHostsFile="/var/lib/$P/ssh/known_hosts" \
+        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o PubkeyAuthentication=no "root@$NET.1.2" true 2>/dev/null; }
+    check "host1: no login without the key (no passwords)" wrong_key
+fi
+
 for ((i = 1; i <= N; i++)); do
-    export DOCKER_HOST=unix:///run/$P/host$i/docker.sock
+    DOCKER_HOST=$(sock "$i")
+    export DOCKER_HOST
     docker run -d --name selftest-web --user 1500:1500 --read-only \
         --tmpfs /tmp:size=8m,mode=1777,nosuid,nodev,noexec --cap-drop ALL \
         --security-opt no-new-privileges --memory 32m --cpus 0.5 --pids-limit 32 \
@@ -67,6 +100,20 @@ done
 not_root_published() { ! fetch http://127.0.0.1:8080/healthz >/dev/null; }
 check "127.0.0.1:8080 is not published in the root namespace" not_root_published
 
+# the hosts' mount namespaces, to look for their processes after down
+mntns=()
+if [[ -n $MODE ]]; then
+    for ((i = 1; i <= N; i++)); do mntns+=("mnt:[$(stat -L -c %i "/run/$P/mntns/host$i")]"); done
+fi
+in_host_ns() { # pids of processes still in one of the hosts' mount namespaces
+    local p ns
+    for p in /proc/[0-9]*; do
+        ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
+        for m in "${mntns[@]}"; do [[ $ns == "$m" ]] && echo "${p#/proc/}"; done
+    done
+    return 0
+}
+
 t2=$(now)
 "$fleet" down
 t3=$(now)
@@ -74,7 +121,13 @@ echo "fleet down: $(secs "$t2" "$t3")s"
 
 check "no $P network namespace" none bash -c "ip netns list | grep -- '$P-'"
 check "no $P mount" none grep -- "/$P" /proc/self/mountinfo
-check "no $P process" none pgrep -f -- "/run/$P/"
+check "no $P process" none pgrep -f -- "/run/$P/|/var/lib/$P/"
+if [[ -n $MODE ]]; then
+    # sshd's sessions, containerd and the shims of an SSH host name none of the fleet's paths
+    check "no process in the hosts' mount namespaces" none in_host_ns
+    check "no sshd of the fleet" none pgrep -f -- "/var/lib/$P/host[0-9]+/etc/sshd_config"
+    check "no $P mount namespace file" bash -c "! [[ -e /run/$P/mntns ]]"
+fi
 check "no $P link" none bash -c "ip -o link show | grep -E ': ${P}[0-9]+[@:]'"
 check "no $P cgroup" none cg_left
 check "no /run/$P, /var/lib/$P" bash -c "! [[ -e /run/$P || -e /var/lib/$P ]]"

@@ -1,18 +1,33 @@
 """Fixtures of the integration tests (helpers: integration_helpers.py).
 
-    engine   -- session: the Docker engine answers and the test images exist.
-    sandbox  -- per test: an integration_helpers.Sandbox (unique name prefix, run() of
-                playbooks); its containers, networks and image tags are removed after
-                the test, also when it fails.
+    engine    -- session: the Docker engine answers and the test images exist.
+    sandbox   -- per test: an integration_helpers.Sandbox (unique name prefix, run() of
+                 playbooks); its containers, networks and image tags are removed after
+                 the test, also when it fails.
+    ssh_fleet -- session: two SSH hosts (tests/fleet/fleet.sh up 2 --ssh) of the session's own
+                 fleet prefix and net, shared by every test module that uses them (test_role.py,
+                 test_audit_playbook.py), taken down at the end. Ansible reaches them over SSH;
+                 the module runs there with /usr/bin/python3 and Debian's python3-docker.
+    ssh_user  -- session: a non-root user on those hosts (they share this machine's
+                 /etc/passwd), allowed in with the fleet's key, not in group docker; removed
+                 at the end.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import uuid
 
 import pytest
+import yaml
 
 from integration_helpers import TOP, Sandbox, docker
+
+FLEET = TOP / "tests" / "fleet" / "fleet.sh"
+# The session's SSH fleet: names and addresses of its own, beside the default fleet (cdfleet),
+# molecule's (cdmol), the fault suite's (cdflt) and the benchmark's (cdbench).
+SSH_FLEET_ENV = {"CDFLEET_PREFIX": "cdsit", "CDFLEET_NET": "10.241"}
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +45,66 @@ def sandbox(tmp_path, engine):
     box = Sandbox(tmp_path, engine)
     yield box
     box.cleanup()
+
+
+class SshFleet(object):
+    """The session's SSH hosts: `inventory` (fleet.sh's, group fleet), `hosts` (its host variables)."""
+
+    def __init__(self, inventory):
+        self.inventory = inventory
+        self.hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["fleet"]["hosts"]
+
+    def docker(self, host, *args, check=True):
+        """The docker CLI on this machine against `host`'s engine (checks from outside)."""
+        proc = subprocess.run(["docker", *args], check=False, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, DOCKER_HOST=self.hosts[host]["cdfleet_docker_host"]))
+        if check and proc.returncode != 0:
+            raise AssertionError("docker %s on %s failed: %s" % (" ".join(args), host, proc.stderr.strip()))
+        return proc
+
+    def remove(self, prefix):
+        """Remove the containers and networks whose names carry `prefix`, on every host."""
+        for host in self.hosts:
+            ids = self.docker(host, "ps", "-aq", "--filter", "name=^/" + prefix, check=False).stdout.split()
+            if ids:
+                self.docker(host, "rm", "-f", *ids, check=False)
+            nets = self.docker(host, "network", "ls", "-q", "--filter", "name=containment_" + prefix,
+                               check=False).stdout.split()
+            if nets:
+                self.docker(host, "network", "rm", *nets, check=False)
+
+
+@pytest.fixture(scope="session")
+def ssh_fleet(engine, tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("the SSH fleet needs root (network and mount namespaces, dockerd, sshd)")
+    if not os.path.exists("/usr/sbin/sshd"):
+        pytest.skip("no /usr/sbin/sshd for the SSH fleet: scripts/ensure-test-packages installs openssh-server")
+    if subprocess.run(["/usr/bin/python3", "-c", "import docker"], check=False, capture_output=True).returncode:
+        pytest.skip("/usr/bin/python3 has no Docker SDK for the SSH fleet: scripts/ensure-test-packages installs python3-docker")
+    inventory = tmp_path_factory.mktemp("ssh-fleet") / "inventory.yml"
+    env = dict(os.environ, CDFLEET_INVENTORY=str(inventory), **SSH_FLEET_ENV)
+    try:
+        subprocess.run([str(FLEET), "up", "2", "--ssh"], check=True, timeout=600, env=env)
+        yield SshFleet(inventory)
+    finally:
+        subprocess.run([str(FLEET), "down"], check=False, timeout=600, env=env)
+
+
+@pytest.fixture(scope="session")
+def ssh_user(ssh_fleet):
+    """A user without access to the Docker socket; `*` as password: no password, not locked (sshd
+    refuses a locked account), so the fleet's key lets it in."""
+    name = "cdsit%s" % uuid.uuid4().hex[:6]
+    keys = os.path.join(ssh_fleet.hosts["host1"]["cdfleet_authorized_keys"], name)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", "--password", "*", name], check=True)
+    try:
+        with open(os.path.join(ssh_fleet.hosts["host1"]["cdfleet_authorized_keys"], "root"), encoding="utf-8") as root:
+            with open(keys, "w", encoding="utf-8") as mine:
+                mine.write(root.read())
+        os.chmod(keys, 0o644)
+        yield name
+    finally:
+        if os.path.exists(keys):
+            os.unlink(keys)
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)

@@ -1,13 +1,16 @@
-"""playbooks/audit.yml (containment.docker.audit) over a fleet of real Docker engines.
+"""playbooks/audit.yml (containment.docker.audit) over a fleet of real Docker engines, over SSH.
 
-Two hosts come from tests/fleet/fleet.sh (each a network namespace with its own dockerd) and a
-third inventory host points at a socket that does not exist, like a host whose engine is down.
-The playbook must write one combined report (JSON, JUnit XML, SARIF 2.1.0, HTML) that the tests
-parse, and its exit code must follow the failures.
+Two hosts come from the session's SSH fleet (conftest.py ssh_fleet: tests/fleet/fleet.sh up 2
+--ssh, each host a network and mount namespace with its own dockerd and sshd): the audit module
+runs there with /usr/bin/python3 and Debian's python3-docker, on the host's /var/run/docker.sock.
+A third inventory host (connection local) points at a socket that does not exist, like a host
+whose engine is down. The playbook must write one combined report (JSON, JUnit XML, SARIF 2.1.0,
+HTML) that the tests parse, and its exit code must follow the failures. A host Ansible cannot
+reach over SSH is unreachable; hosts it reaches whose engine it cannot audit (no SDK, no access
+to the socket) are "not audited", each with the module's reason.
 
-The fleet is shared: if hosts are already up they are reused and left up; a fleet this module
-brought up is taken down again. Containers carry a random prefix, which is also the audit's
-name filter, so containers of other tests on the same hosts never enter these reports.
+Containers carry a random prefix, which is also the audit's name filter, so containers of other
+tests on the same hosts never enter these reports.
 """
 
 from __future__ import annotations
@@ -19,14 +22,12 @@ import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
-import yaml
 
 from ansible_collections.containment.docker.plugins.module_utils import _reports
 from ansible_collections.containment.docker.plugins.module_utils._policy import CONTROLS
 
-from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, Sandbox
+from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, Sandbox, free_port
 
-FLEET = TOP / "tests" / "fleet" / "fleet.sh"
 SARIF_SCHEMA = json.loads((TOP / "tests" / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
 EXCEPTION_REASON = "NET_BIND_SERVICE so the legacy client can keep using port 80"
 REPORTS = ("report.json", "report.junit.xml", "report.sarif", "report.html")
@@ -40,25 +41,11 @@ def hdocker(sock, *args, check=True):
     return proc
 
 
-def fleet_hosts():
-    proc = subprocess.run([str(FLEET), "status"], check=False, capture_output=True, text=True, timeout=60)
-    return [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("host")]
-
-
 @pytest.fixture(scope="module")
-def fleet(engine, tmp_path_factory):
-    """{host: docker socket} of fleet hosts host1 and host2, and the inventory file."""
-    already = fleet_hosts()
-    inventory = tmp_path_factory.mktemp("fleet") / "inventory.yml"
-    try:
-        subprocess.run([str(FLEET), "up", str(max(2, len(already)))], check=True, timeout=600,
-                       env=dict(os.environ, CDFLEET_INVENTORY=str(inventory)))
-        hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["fleet"]["hosts"]
-        yield {"inventory": inventory,
-               "sockets": dict((h, hosts[h]["containment_docker_host"]) for h in ("host1", "host2"))}
-    finally:
-        if not already:
-            subprocess.run([str(FLEET), "down"], check=False, timeout=600)
+def fleet(ssh_fleet):
+    """The SSH fleet's inventory, and {host: its engine as this machine reaches it} for the setup."""
+    return {"inventory": ssh_fleet.inventory,
+            "sockets": dict((h, ssh_fleet.hosts[h]["cdfleet_docker_host"]) for h in ("host1", "host2"))}
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +78,14 @@ def deployed(fleet, engine, tmp_path_factory):
                 hdocker(sock, "network", "rm", *nets, check=False)
 
 
-def run_audit(fleet, tmp_path, names, hosts="host1:host2:gone", **extra_vars):
-    """ansible-playbook containment.docker.audit over the fleet plus host `gone` (engine down).
-    Returns (exit code, output, report dir)."""
+def run_audit(fleet, tmp_path, names, hosts="host1:host2:gone", more_hosts=None, **extra_vars):
+    """ansible-playbook containment.docker.audit over the fleet plus host `gone` (engine down) and
+    `more_hosts` ({name: host variables}). Returns (exit code, output, report dir)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     extra = tmp_path / "unreachable.yml"
-    extra.write_text(json.dumps({"unreachable": {"hosts": {"gone": {
+    extra.write_text(json.dumps({"unreachable": {"hosts": dict({"gone": {
         "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "containment_docker_host": "unix://%s/gone/docker.sock" % tmp_path}}}}), encoding="utf-8")
+        "containment_docker_host": "unix://%s/gone/docker.sock" % tmp_path}}, **(more_hosts or {}))}}), encoding="utf-8")
     report_dir = tmp_path / "reports"
     variables = dict(containment_audit_hosts=hosts, containment_audit_report_dir=str(report_dir),
                      containment_audit_names=names, **extra_vars)
@@ -140,7 +127,8 @@ def test_one_combined_json_report_of_the_documented_shape(failing_run, deployed)
     assert hosts["gone"]["error"].startswith("not audited: no Docker engine socket at ")
     assert sorted(c["name"] for c in hosts["host1"]["containers"]) == [deployed.name("by-hand"), deployed.name("web")]
     assert [c["name"] for c in hosts["host2"]["containers"]] == [deployed.name("edge")]
-    assert hosts["host1"]["engine"]["docker_host"].endswith("/host1/docker.sock")
+    # the module ran on the host, on the host's own socket
+    assert hosts["host1"]["engine"]["docker_host"] == "unix:///var/run/docker.sock"
     assert report["summary"]["failing_containers"] == ["host1/" + deployed.name("by-hand")]
     assert report["summary"]["unreachable_hosts"] == [] and report["summary"]["not_audited_hosts"] == ["gone"]
     assert len(report["findings"]) == 3 * len(CONTROLS)
@@ -202,9 +190,43 @@ def test_unreachable_host_gates_the_run_unless_told_otherwise(fleet, deployed, t
     good = [deployed.name("web"), deployed.name("edge")]
     rc, output = run_audit(fleet, tmp_path / "gated", good)[:2]
     assert rc != 0 and "not audited: gone" in output, output
+    # the fleet's daemons run with defaults, which fail the daemon controls (tests/integration/test_daemon_audit.py)
     rc, output, report_dir = run_audit(fleet, tmp_path / "tolerated", good,
-                                       containment_audit_fail_on_unreachable=False)
+                                       containment_audit_fail_on_unreachable=False, containment_audit_daemon=False)
     assert rc == 0, output
     report = load_reports(report_dir)[0]
     assert report["summary"]["by_status"]["fail"] == 0 and report["summary"]["containers"] == 2
     assert report["summary"]["not_audited_hosts"] == ["gone"] and report["passed"] is False
+
+
+def test_not_audited_hosts_name_the_reason_and_differ_from_an_unreachable_one(
+        fleet, ssh_fleet, ssh_user, deployed, tmp_path):
+    """Over SSH to host1: as a user outside group docker (permission denied on the socket), with a
+    Python that has no Docker SDK (a venv without it), and to an address where no sshd listens."""
+    venv = tmp_path / "venv-without-docker"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    assert subprocess.run([python, "-c", "import docker"], check=False, capture_output=True).returncode != 0
+    ssh = dict((k, v) for k, v in ssh_fleet.hosts["host1"].items() if k.startswith("ansible_"))
+    more = {"nonroot": dict(ssh, ansible_user=ssh_user),
+            "nosdk": dict(ssh, ansible_python_interpreter=python),
+            "nossh": dict(ssh, ansible_host="127.0.0.1", ansible_port=free_port())}
+    rc, output, report_dir = run_audit(fleet, tmp_path, [deployed.name("web")], hosts="host1:nonroot:nosdk:nossh",
+                                       more_hosts=more)
+    assert rc != 0, output
+    report = load_reports(report_dir)[0]
+    hosts = dict((h["host"], h) for h in report["hosts"])
+    assert [c["name"] for c in hosts["host1"]["containers"]] == [deployed.name("web")]
+    assert report["summary"]["unreachable_hosts"] == ["nossh"]
+    assert sorted(report["summary"]["not_audited_hosts"]) == ["nonroot", "nosdk"]
+    assert hosts["nossh"]["status"] == "unreachable" and hosts["nossh"]["error"].startswith("unreachable: ")
+    uid = subprocess.run(["id", "-u", ssh_user], check=True, capture_output=True, text=True).stdout.strip()
+    denied = hosts["nonroot"]["error"]
+    assert hosts["nonroot"]["status"] == "not_audited"
+    assert denied.startswith("not audited: permission denied on /var/run/docker.sock for user %s (uid %s) on " % (ssh_user, uid)), denied
+    assert "usermod -aG docker %s" % ssh_user in denied and "new SSH connection" in denied
+    missing = hosts["nosdk"]["error"]
+    assert hosts["nosdk"]["status"] == "not_audited"
+    assert missing.startswith("not audited: the Docker SDK for Python (import docker), 4.1.0 or newer, is not installed, on "), missing
+    assert "with Python %s (" % python in missing and "Fix: " in missing
+    assert "unreachable: nossh; not audited: nonroot, nosdk." in output

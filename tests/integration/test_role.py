@@ -5,13 +5,18 @@
 - A typo in one host's service fails the deploy before any host is touched, naming host and service.
 - A policy breach is refused by the module naming the service, before anything changes.
 - A failed batch stops the rollout: later batches are never deployed.
+- Over SSH on the session's SSH fleet (conftest.py ssh_fleet; the module runs on each host with
+  /usr/bin/python3 and Debian's python3-docker): deploy, rerun unchanged, check-diff, a rollback
+  of a crashing version, and the audit.
 
-The engine tests use the shared local engine: names carry the sandbox prefix, prune is off.
+The engine tests use the shared local engine, or the shared SSH fleet: names carry the sandbox
+prefix, prune is off.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -22,6 +27,7 @@ from ansible_collections.containment.docker.plugins.module_utils._converge impor
 from ansible_collections.containment.docker.plugins.module_utils._spec import SpecError
 
 DEPLOY = str(TOP / "playbooks" / "deploy.yml")
+AUDIT = str(TOP / "playbooks" / "audit.yml")
 EXAMPLE = TOP / "playbooks" / "inventory" / "example"
 
 
@@ -183,6 +189,75 @@ def test_deploy_checks_each_host_once_and_again_when_its_variables_change(tmp_pa
     assert output.count(check_task) == 2, output
     assert "only: secure_services refused: secure_services_overrides names nosuch" in output
     assert "Converge all services of this host" not in output
+
+
+def test_deploy_rerun_check_diff_rollback_and_audit_over_ssh(ssh_fleet, sandbox, tmp_path):
+    inventory = str(ssh_fleet.inventory)
+    web, api = sandbox.name("web"), sandbox.name("api")
+    base = {"image": "containment-test/busybox:1", "memory": "32m", "cpus": 0.1, "grace_period": 1, "pull": "never",
+            "healthcheck": {"test": "true", "interval": "1s"}}
+
+    def deploy(step, services, *args):
+        extra = tmp_path / ("%s.json" % step)
+        extra.write_text(json.dumps({"secure_services_prune": False, "secure_services_services": services}), encoding="utf-8")
+        rc, output = playbook(["-i", inventory, DEPLOY, "-e", "@%s" % extra, *args])
+        (tmp_path / ("%s.txt" % step)).write_text(output, encoding="utf-8")
+        return rc, output
+
+    def live(host, name):
+        proc = ssh_fleet.docker(host, "inspect", name, check=False)
+        return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+
+    def recap_changed(output):
+        return dict((h, int(c)) for h, c in re.findall(r"^(host\d+)\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M))
+
+    v1 = [dict(base, name=web, user="1701:1701"), dict(base, name=api, user="1702:1702")]
+    try:
+        rc, output = deploy("deploy", v1)
+        assert rc == 0, output
+        ids = {}
+        for host in ssh_fleet.hosts:
+            for name in (web, api):
+                container = live(host, name)
+                assert container and container["State"]["Running"], (host, name)
+                ids[host, name] = container["Id"]
+
+        rc, output = deploy("rerun", v1)
+        assert rc == 0, output
+        assert recap_changed(output) == {"host1": 0, "host2": 0}, output
+        assert all(live(host, name)["Id"] == cid for (host, name), cid in ids.items())
+
+        v2 = [dict(v1[0], memory="48m"), v1[1]]
+        rc, output = deploy("check-diff", v2, "--check", "--diff")
+        assert rc == 0, output
+        assert "%s: would be recreated (" % web in output and "memory differs: live '32m', wanted '48m'" in output, output
+        assert "%s: unchanged" % api in output, output
+        assert all(live(host, name)["Id"] == cid for (host, name), cid in ids.items())
+        assert live("host1", web)["HostConfig"]["Memory"] == 32 * 1024 * 1024
+
+        # a new version that exits at once: host1 (the first batch) rolls back to the running one
+        v3 = [dict(v1[0], image="containment-test/busybox:2", command=["/bin/false"]), v1[1]]
+        rc, output = deploy("rollback", v3, "-e", "containment_deploy_serial=1")
+        assert rc != 0, output
+        assert "rolled back" in output, output
+        for host in ssh_fleet.hosts:
+            container = live(host, web)
+            assert container["Id"] == ids[host, web] and container["State"]["Running"], host
+            assert container["Config"]["Image"] == "containment-test/busybox:1"
+            assert live(host, web + "__previous") is None
+
+        report_dir = tmp_path / "reports"
+        audit_vars = {"containment_audit_hosts": "fleet", "containment_audit_names": [sandbox.prefix + "*"],
+                      "containment_audit_report_dir": str(report_dir)}
+        rc, output = playbook(["-i", inventory, AUDIT, "-e", json.dumps(audit_vars)])
+        assert rc == 0, output
+        report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+        assert report["passed"] is True
+        for host in report["hosts"]:
+            assert host["status"] == "ok" and host["engine"]["docker_host"] == "unix:///var/run/docker.sock"
+            assert sorted(c["name"] for c in host["containers"]) == sorted([api, web])
+    finally:
+        ssh_fleet.remove(sandbox.prefix)
 
 
 def test_new_options_pass_the_roles_checks_and_a_removed_service_needs_only_its_name(tmp_path):

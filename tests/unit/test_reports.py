@@ -71,7 +71,7 @@ def test_audit_runs_every_control_of_the_table_on_every_container():
     result = _audit.audit([managed("aa", 1501), by_hand("bb")], host_cpus=2)
     assert [c["name"] for c in result["containers"]] == ["aa", "bb"]
     for name in ("aa", "bb"):
-        assert list(statuses(result, name)) == [c.id for c in _policy.CONTROLS]
+        assert list(statuses(result, name)) == [c.id for c in _policy.AUDIT_CONTROLS]
 
 
 def test_audit_findings_are_the_policy_findings_plus_the_container():
@@ -118,7 +118,7 @@ def test_summary_counts_per_status_and_per_control():
     summary = result["summary"]
     assert summary["containers"] == 3
     assert summary["by_status"] == _policy.summarize(findings)
-    assert sum(summary["by_status"].values()) == 3 * len(_policy.CONTROLS)
+    assert sum(summary["by_status"].values()) == 3 * len(_policy.AUDIT_CONTROLS)
     assert summary["by_control"]["memory_limit"] == {"pass": 1, "fail": 2, "excepted": 0, "warn": 0}
     assert summary["failing_containers"] == ["bb", "cc"]
 
@@ -257,11 +257,14 @@ def test_the_sarif_schema_in_test_data_does_catch_errors(fleet, breakage):
 def test_sarif_rules_are_the_controls_with_their_references(fleet):
     run = _reports.to_sarif(fleet)["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [c.id for c in _policy.CONTROLS]
-    cap = rules[[c.id for c in _policy.CONTROLS].index("cap_drop_all")]
+    assert [r["id"] for r in rules] == [c.id for c in _policy.AUDIT_CONTROLS + _policy.DAEMON_CONTROLS]
+    cap = rules[[r["id"] for r in rules].index("cap_drop_all")]
     assert cap["properties"]["cis"] == "5.4" and cap["properties"]["pss"].startswith("capabilities drop ALL")
     assert cap["properties"]["tier"] == "baseline" and "CIS-Docker-1.6-5.4" in cap["properties"]["tags"]
-    assert rules[-1]["id"] == "healthcheck" and rules[-1]["defaultConfiguration"]["level"] == "note"
+    health = rules[[r["id"] for r in rules].index("healthcheck")]
+    assert health["defaultConfiguration"]["level"] == "note"
+    live = rules[[r["id"] for r in rules].index("live_restore")]
+    assert live["properties"]["cis"] == "2.15" and "CIS-Docker-1.6-2.15" in live["properties"]["tags"]
 
 
 def test_sarif_results_per_fail_warn_and_excepted(fleet):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from ansible_collections.containment.docker.plugins.doc_fragments.docker import ModuleDocFragment
-from ansible_collections.containment.docker.plugins.module_utils import _module
+from ansible_collections.containment.docker.plugins.module_utils import _audit, _module
 from ansible_collections.containment.docker.plugins.modules import secure_container_audit as module
 
 DOC = yaml.safe_load(module.DOCUMENTATION)
@@ -48,7 +48,9 @@ def test_examples_use_fqcns_and_only_documented_options():
 
 def test_return_documents_what_the_audit_returns():
     returned = yaml.safe_load(module.RETURN)
-    assert set(returned) == {"engine", "policy_version", "containers", "findings", "summary"}
+    assert set(returned) == {"engine", "daemon", "policy_version", "containers", "findings", "summary"}
+    assert set(returned["daemon"]["contains"]) == set(_audit.daemon_result({})) == {
+        "settings_source", "status", "counts", "failing_controls", "findings"}
     finding_keys = set(returned["findings"]["contains"])
     assert {"container", "container_id", "image", "control", "status", "message", "evidence", "reason",
             "cis", "pss"} <= finding_keys
