@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ansible_collections.containment.docker.plugins.module_utils._policy import CONTROLS
+from ansible_collections.containment.docker.plugins.module_utils._policy import AUDIT_CONTROLS as CONTROLS  # the audit adds the kernel checks
 
 from integration_helpers import Sandbox, docker, free_port
 
