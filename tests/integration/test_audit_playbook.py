@@ -24,7 +24,7 @@ import jsonschema
 import pytest
 
 from ansible_collections.containment.docker.plugins.module_utils import _reports
-from ansible_collections.containment.docker.plugins.module_utils._policy import CONTROLS
+from ansible_collections.containment.docker.plugins.module_utils._policy import AUDIT_CONTROLS, DAEMON_CONTROLS
 
 from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, Sandbox, free_port
 
@@ -131,7 +131,7 @@ def test_one_combined_json_report_of_the_documented_shape(failing_run, deployed)
     assert hosts["host1"]["engine"]["docker_host"] == "unix:///var/run/docker.sock"
     assert report["summary"]["failing_containers"] == ["host1/" + deployed.name("by-hand")]
     assert report["summary"]["unreachable_hosts"] == [] and report["summary"]["not_audited_hosts"] == ["gone"]
-    assert len(report["findings"]) == 3 * len(CONTROLS)
+    assert len(report["findings"]) == 3 * len(AUDIT_CONTROLS)
     statuses = dict(((f["host"], f["container"], f["control"]), f) for f in report["findings"])
     edge = statuses[("host2", deployed.name("edge"), "cap_drop_all")]
     assert edge["status"] == "excepted" and edge["reason"] == EXCEPTION_REASON
@@ -143,9 +143,11 @@ def test_one_combined_json_report_of_the_documented_shape(failing_run, deployed)
 def test_junit_report_counts_match_the_findings(failing_run, deployed):
     report, junit = load_reports(failing_run[2])[:2]
     counts = report["summary"]["by_status"]
-    assert int(junit.get("tests")) == len(report["findings"]) + 1 == len(junit.findall("./testsuite/testcase"))
-    assert int(junit.get("failures")) == counts["fail"] == len(junit.findall("./testsuite/testcase/failure"))
-    assert int(junit.get("skipped")) == counts["excepted"] == 1
+    daemon = report["daemon_findings"]  # a HOST/daemon suite per host beside the containers'
+    daemon_counts = dict((s, sum(1 for f in daemon if f["status"] == s)) for s in ("fail", "excepted"))
+    assert int(junit.get("tests")) == len(report["findings"]) + len(daemon) + 1 == len(junit.findall("./testsuite/testcase"))
+    assert int(junit.get("failures")) == counts["fail"] + daemon_counts["fail"] == len(junit.findall("./testsuite/testcase/failure"))
+    assert int(junit.get("skipped")) == counts["excepted"] + daemon_counts["excepted"] == 1
     assert int(junit.get("errors")) == 1
     failure = junit.find("./testsuite[@name='host1/%s']/testcase[@name='memory_limit']/failure" % deployed.name("by-hand"))
     assert "HostConfig.Memory: 0" in failure.text
@@ -158,11 +160,11 @@ def test_sarif_report_is_valid_sarif_2_1_0(failing_run, deployed):
     report, sarif = load_reports(failing_run[2])[0:3:2]
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
     run = sarif["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [c.id for c in CONTROLS]
-    counts = report["summary"]["by_status"]
-    assert len(run["results"]) == counts["fail"] + counts["warn"] + counts["excepted"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [c.id for c in AUDIT_CONTROLS + DAEMON_CONTROLS]
+    findings = report["findings"] + report["daemon_findings"]
+    assert len(run["results"]) == sum(1 for f in findings if f["status"] in ("fail", "warn", "excepted"))
     failed = sorted(r["ruleId"] for r in run["results"] if r["level"] == "error" and "suppressions" not in r)
-    assert failed == sorted(f["control"] for f in report["findings"] if f["status"] == "fail")
+    assert failed == sorted(f["control"] for f in findings if f["status"] == "fail")
     names = {l["fullyQualifiedName"] for r in run["results"] for l in r["locations"][0]["logicalLocations"]}
     assert "host1/" + deployed.name("by-hand") in names
     assert run["invocations"][0]["executionSuccessful"] is False
