@@ -30,8 +30,10 @@ def config(path):
 
 
 def endpoint(net):
-    return lambda i: (lambda e: (sorted(a for a in e["Aliases"] if a in ("opts-a", "opts-b")), e["IPAMConfig"]["IPv4Address"]))(
-        i["NetworkSettings"]["Networks"][net])
+    def read(inspect):
+        found = inspect["NetworkSettings"]["Networks"][net]
+        return sorted(a for a in found["Aliases"] if a in ("opts-a", "opts-b")), found["IPAMConfig"]["IPv4Address"]
+    return read
 
 
 def cgroup(path):
@@ -166,8 +168,7 @@ def volume_exists(name):
 
 
 def test_every_option_converges_reruns_unchanged_changes_and_drifts_back(sandbox, world):
-    ports = [(free_port(), None), (free_port(), None)]
-    ports = [(p, p + 1) for p, _ in ports]  # two consecutive host ports; the engine refuses a taken one
+    ports = [(p, p + 1) for p in (free_port(), free_port())]  # two consecutive host ports; the engine refuses a taken one
     table = rows(world["net"], world["volume"], world["bind_dir"], ports)
     opts, app, web, sec, client = (sandbox.name(s) for s in ("opts", "app", "web", "sec", "client"))
 
