@@ -213,7 +213,7 @@ options:
       - User-defined networks to attach the container to, created as bridge networks when missing.
       - Default is one network of its own, C(containment_<name>). Services that must talk share a network by naming it.
       - "Each item is a name or a dict C({name: NET, aliases: [db], ipv4_address: 172.30.0.10, ipv6_address: ...}), as in
-        M(community.docker.docker_container). The service's name is always an alias. A static address needs a network
+        C(community.docker.docker_container). The service's name is always an alias. A static address needs a network
         with a configured subnet (create it beforehand). The engine's predefined C(bridge), C(host) and C(none) are
         O(network_mode) values, not networks."
     type: list
