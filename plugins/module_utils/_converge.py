@@ -536,6 +536,8 @@ class Converger(object):
                     submit(job, 'finishing', self._finish)
                 else:
                     job.stage = 'watching' if job.watch else 'up'
+        if pruned and not prunes:  # nothing else to do: the loop above never ran
+            prunes = [pool.submit(self._prune, entry) for entry in pruned]
         for future in prunes:
             future.result()
 
