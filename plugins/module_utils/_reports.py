@@ -420,13 +420,7 @@ def _html_daemons(report):
     for host in sorted(by_host):
         row = ['<tr><td><a href="#daemon-%s">%s</a></td>' % (_e(host), _e(host))]
         for control in controls:
-            finding = by_host[host].get(control['id'])
-            if finding is None:
-                row.append('<td></td>')
-                continue
-            tip = finding['message'] + (' (exception: %s)' % finding['reason'] if finding.get('reason') else '')
-            row.append('<td class="cell %s" title="%s: %s">%s</td>' % (
-                finding['status'], _e(control['id']), _e(tip), _SYMBOL[finding['status']]))
+            row.append(_cell(control, by_host[host].get(control['id'])))
         out.append(''.join(row) + '</tr>')
     out.append('</tbody></table>')
     for host in sorted(by_host):
@@ -496,13 +490,7 @@ def to_html(report):
                 _e('%s/%s' % (host['host'], container['name'])), _e(container['name']), _e(container['image']),
                 _e(container['state']))]
             for control in controls:
-                finding = cells.get(control['id'])
-                if finding is None:
-                    row.append('<td></td>')
-                    continue
-                tip = finding['message'] + (' (exception: %s)' % finding['reason'] if finding.get('reason') else '')
-                row.append('<td class="cell %s" title="%s: %s">%s</td>' % (
-                    finding['status'], _e(control['id']), _e(tip), _SYMBOL[finding['status']]))
+                row.append(_cell(control, cells.get(control['id'])))
             out.append(''.join(row) + '</tr>')
         out.append('</tbody></table>')
         for container in host['containers']:
@@ -525,3 +513,11 @@ def to_html(report):
             ''.join('<td class="%s">%d</td>' % (s if counts.get(s) else '', counts.get(s, 0)) for s in policy.STATUSES)))
     out.append('</table></body></html>')
     return '\n'.join(out) + '\n'
+
+
+def _cell(control, finding):
+    """One cell of the HTML matrix: the finding's status as a symbol, its message (and exception) on hover."""
+    if finding is None:
+        return '<td></td>'
+    tip = finding['message'] + (' (exception: %s)' % finding['reason'] if finding.get('reason') else '')
+    return '<td class="cell %s" title="%s: %s">%s</td>' % (finding['status'], _e(control['id']), _e(tip), _SYMBOL[finding['status']])
