@@ -26,8 +26,10 @@ from integration_helpers import TOP, Sandbox, docker
 
 FLEET = TOP / "tests" / "fleet" / "fleet.sh"
 # The session's SSH fleet: names and addresses of its own, beside the default fleet (cdfleet),
-# molecule's (cdmol), the fault suite's (cdflt) and the benchmark's (cdbench).
-SSH_FLEET_ENV = {"CDFLEET_PREFIX": "cdsit", "CDFLEET_NET": "10.241"}
+# molecule's (cdmol), the fault suite's (cdflt) and the benchmark's (cdbench). Two checkouts
+# testing on one machine give one of them others (CONTAINMENT_SSH_FLEET_PREFIX / _NET).
+SSH_FLEET_ENV = {"CDFLEET_PREFIX": os.environ.get("CONTAINMENT_SSH_FLEET_PREFIX", "cdsit"),
+                 "CDFLEET_NET": os.environ.get("CONTAINMENT_SSH_FLEET_NET", "10.241")}
 
 
 @pytest.fixture(scope="session")

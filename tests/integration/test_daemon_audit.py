@@ -25,7 +25,10 @@ from ansible_collections.containment.docker.plugins.module_utils import _policy,
 from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, Sandbox
 
 FLEET = TOP / "tests" / "fleet" / "fleet.sh"
-FLEET_ENV = {"CDFLEET_PREFIX": "cddmn", "CDFLEET_NET": "10.248"}
+# a fleet of its own; two checkouts testing on one machine give one of them others
+FLEET_ENV = {"CDFLEET_PREFIX": os.environ.get("CONTAINMENT_DAEMON_FLEET_PREFIX", "cddmn"),
+             "CDFLEET_NET": os.environ.get("CONTAINMENT_DAEMON_FLEET_NET", "10.248")}
+RUN = "/run/%s" % FLEET_ENV["CDFLEET_PREFIX"]  # fleet.sh's per-host files: RUN/hostI/daemon.json
 AUDIT = "containment.docker.secure_container_audit"
 HARDENED = yaml.safe_load((TOP / "roles" / "secure_engine" / "defaults" / "main.yml").read_text())["secure_engine_hardened"]
 USER_CONFIG = {"registry-mirrors": ["https://mirror.example.com"], "insecure-registries": ["registry.lab:5000"]}
@@ -59,7 +62,7 @@ def fleet(engine, tmp_path_factory):
         fleet_sh("up", "3", env={"CDFLEET_INVENTORY": str(inventory)})
         hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["fleet"]["hosts"]
         for name, host in hosts.items():
-            host["containment_docker_daemon_config"] = "/run/cddmn/%s/daemon.json" % name
+            host["containment_docker_daemon_config"] = "%s/%s/daemon.json" % (RUN, name)
         inventory.write_text(yaml.safe_dump({"fleet": {"hosts": hosts}}), encoding="utf-8")
         result = {"tmp": tmp, "inventory": inventory, "hosts": hosts,
                   "sockets": dict((h, hosts[h]["containment_docker_host"]) for h in hosts)}
@@ -83,7 +86,7 @@ def box(fleet, engine, tmp_path_factory):
 
 
 def audit(box, fleet, host, **options):
-    options = dict(dict(docker_host=fleet["sockets"][host], daemon_config="/run/cddmn/%s/daemon.json" % host,
+    options = dict(dict(docker_host=fleet["sockets"][host], daemon_config="%s/%s/daemon.json" % (RUN, host),
                         names=[box.prefix + "*"]), **options)
     result = box.run(options, module=AUDIT)
     assert not result.get("failed"), result.get("msg")
@@ -119,7 +122,7 @@ def reports(fleet, box):
 
 def test_defaults_fail_and_hardened_settings_pass_every_daemon_control(fleet, box, reports):
     weak, hardened = audit(box, fleet, "host1"), audit(box, fleet, "host2")
-    assert weak["daemon"]["settings_source"] == "/run/cddmn/host1/daemon.json and the dockerd command line"
+    assert weak["daemon"]["settings_source"] == "%s/host1/daemon.json and the dockerd command line" % RUN
     assert weak["daemon"]["failing_controls"] == WEAK_FAILS
     assert daemon_statuses(weak) == dict(
         {c.id: "pass" for c in _policy.DAEMON_CONTROLS}, **{c: "fail" for c in WEAK_FAILS},
@@ -178,9 +181,10 @@ def test_containers_before_and_after_the_daemon_no_new_privileges_are_judged_by_
 
 def run_role(fleet, tmp_name, check=False, **role_vars):
     host = "host3"
-    variables = dict(secure_engine_daemon_json="/run/cddmn/%s/daemon.json" % host,
-                     secure_engine_docker_host=fleet["sockets"][host], secure_engine_pidfile="/run/cddmn/%s/docker.pid" % host,
-                     secure_engine_restart_command="env CDFLEET_PREFIX=cddmn CDFLEET_NET=10.248 %s restart-engine 3" % FLEET,
+    variables = dict(secure_engine_daemon_json="%s/%s/daemon.json" % (RUN, host),
+                     secure_engine_docker_host=fleet["sockets"][host], secure_engine_pidfile="%s/%s/docker.pid" % (RUN, host),
+                     secure_engine_restart_command="env CDFLEET_PREFIX=%s CDFLEET_NET=%s %s restart-engine 3" % (
+                         FLEET_ENV["CDFLEET_PREFIX"], FLEET_ENV["CDFLEET_NET"], FLEET),
                      **role_vars)
     playbook = fleet["tmp"] / ("%s.yml" % tmp_name)
     playbook.write_text(json.dumps([{"hosts": host, "gather_facts": False, "vars": variables,
@@ -192,7 +196,7 @@ def run_role(fleet, tmp_name, check=False, **role_vars):
 
 
 def daemon_json(fleet):
-    with open("/run/cddmn/host3/daemon.json", encoding="utf-8") as handle:
+    with open("%s/host3/daemon.json" % RUN, encoding="utf-8") as handle:
         return json.load(handle)
 
 
