@@ -63,15 +63,16 @@ def container_status(findings):
     return next((s for s in _SEVERITY if s in statuses), policy.PASS)
 
 
-def audit(inspects, host_cpus=None, image_labels=None, daemon=None, kernel=None):
+def audit(inspects, host_cpus=None, image_labels=None, daemon=None, kernel=None, volumes=None):
     """Evaluate every control over every container. Returns the module's result shape:
     {'containers': [...], 'findings': [...], 'summary': {...}}.
 
     image_labels ({image id: labels}) lets the policy ignore containment.* labels a container
     only inherited from its image: an image cannot grant itself exceptions. daemon is
     _policy.daemon_context() of the engine; kernel ({container id: kernel_state()}) what the
-    kernel shows of the running containers when the audit runs on the engine host."""
-    ctx = {'host_cpus': host_cpus, 'uid_owners': uid_owners(inspects), 'daemon': daemon or {}}
+    kernel shows of the running containers when the audit runs on the engine host; volumes ({name: volume
+    inspect}) the engine's named volumes, since a local volume can bind a host path."""
+    ctx = {'host_cpus': host_cpus, 'uid_owners': uid_owners(inspects), 'daemon': daemon or {}, 'volumes': volumes or {}}
     kernel = kernel or {}
     image_labels = image_labels or {}
     containers, findings = [], []
@@ -244,7 +245,8 @@ def run(engine, docker_host, names=None, labels=None, managed_only=False, daemon
         image_labels[image_id] = ((image or {}).get('Config') or {}).get('Labels') or {}
     facts, exceptions = daemon_facts(engine, daemon_config) if audit_daemon else ({'info': engine.info()}, {})
     kernel = dict((i.get('Id'), kernel_state(i)) for i in inspects)
-    result = audit(inspects, engine.host_cpus(), image_labels, policy.daemon_context(facts), kernel)
+    volumes = engine.volumes() if any(m.get('Type') == 'volume' for i in inspects for m in i.get('Mounts') or []) else {}
+    result = audit(inspects, engine.host_cpus(), image_labels, policy.daemon_context(facts), kernel, volumes)
     result['engine'] = engine_facts(engine, docker_host)
     result['daemon'] = daemon_result(facts, exceptions) if audit_daemon else None
     result['policy_version'] = policy.POLICY_VERSION

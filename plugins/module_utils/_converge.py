@@ -168,6 +168,45 @@ def healthcheck_problems(services, images):
             if dep['condition'] == 'service_healthy' and tests.get(dep['service'], ['?'])[0] == 'NONE']
 
 
+def uses_named_volumes(specs):
+    return any(m['type'] == 'volume' for spec, ops in specs if ops['state'] != 'absent' for m in spec['volumes'] + spec['mounts'])
+
+
+def volume_problems(services, volumes, ctx=None):
+    """The named volumes against the engine's (`volumes`: {name: volume inspect}), before anything changes.
+    A volume a spec declares (driver, options) that exists with others is refused: its options cannot change
+    without losing its data, and reusing it silently would run the service on what it did not ask for. Two
+    services that declare one volume differently are refused too. A volume the spec only names is judged by
+    the policy as the engine holds it (a local volume can bind a host path). Option values are never shown:
+    a driver's options can hold a password (cifs). Pure."""
+    problems, declared = [], {}
+    fix = ('give mounts the driver and options the volume has, or move its data away, remove the volume (docker volume rm %s) '
+           'and rerun: the module creates it with the options wanted')
+    for spec, ops in services:
+        if ops['state'] == 'absent':
+            continue
+        for name, want in sorted(_spec.declared_volumes(spec).items()):
+            first = declared.setdefault(name, (spec['name'], want))
+            if first[1] != want:
+                problems.append(_problem(spec['name'], 'mounts', 'volume options', 'volume %s is declared by %s and %s with different '
+                                         'drivers or options' % (name, first[0], spec['name']), 'declare it the same way in both'))
+            have = volumes.get(name)
+            if have is None:
+                continue
+            have_options = have.get('Options') or {}
+            keys = sorted(k for k in set(have_options) | set(want['Options']) if have_options.get(k) != want['Options'].get(k))
+            if (have.get('Driver') or 'local') != want['Driver'] or keys:
+                problems.append(_problem(spec['name'], 'mounts', 'volume options', 'volume %s exists with driver %s%s; the spec wants '
+                                         'driver %s%s' % (name, have.get('Driver'), ' and other options' if keys else '', want['Driver'],
+                                                          ' (options that differ: %s)' % ', '.join(keys) if keys else ''), fix % name))
+        if any(m['type'] == 'volume' and policy.volume_device(volumes.get(m['source'])) for m in spec['volumes'] + spec['mounts']):
+            try:
+                _spec.validate_spec(spec, dict(ctx or {}, volumes=volumes))
+            except _spec.SpecError as exc:
+                problems.extend(exc.problems)
+    return problems
+
+
 def dependency_gate(depends_on, status, finishing=False):
     """May a service go on, given the state of its dependencies? Pure. Returns 'go', 'wait', or why it must not.
 
@@ -296,6 +335,7 @@ class Converger(object):
         self.log = log or (lambda msg: None)
         self.lock_timeout = lock_timeout
         self.lock_broken = []  # report lines: stale host locks this run removed
+        self.engine_volumes = {}  # {name: volume inspect} of the engine's volumes, listed when a service names one
 
     def live_containers(self, names, listing, prune=False):
         """{name: inspect} for the given service names and their leftovers and, to prune, every managed
@@ -330,9 +370,13 @@ class Converger(object):
             if ops['state'] != 'absent':
                 # check mode plans on the local image; a missing one shows as 'would be pulled'
                 images[spec['name']] = self.engine.resolve_image(spec['image'], ops['pull'], plan_only=self.check_mode)[0]
-        problems = healthcheck_problems(specs, images)  # the last refusal: still before any change
+        problems = healthcheck_problems(specs, images)  # the last refusals: still before any change
+        self.engine_volumes = self.engine.volumes() if uses_named_volumes(specs) else {}
+        problems += volume_problems(specs, self.engine_volumes, ctx)
         if problems:
             raise _spec.SpecError(problems)
+        declared = dict(item for spec, ops in specs for item in _spec.declared_volumes(spec).items())
+        ctx = dict(ctx, volumes=dict(self.engine_volumes, **declared))
         live = self.live_containers(names, listing=len(specs) > 1, prune=prune)
         recovered = dict((name, self.recover(name, live)) for name in names)
 
@@ -427,9 +471,13 @@ class Converger(object):
         services that depend on nothing all begin at once and their watches overlap."""
         jobs = [_Job(spec, ops, plan, live.get(spec['name'])) for spec, ops, plan in plans]
         creating = [job for job in jobs if job.action in ('create', 'recreate')]
-        networks = _Networks(self.engine, sorted(set(n for job in creating for n in _spec.network_names(job.spec))))
+        networks = _Once(self.engine.create_network,
+                         self.engine.missing_networks(sorted(set(n for job in creating for n in _spec.network_names(job.spec)))))
+        wanted = dict(item for job in creating for item in _spec.declared_volumes(job.spec).items())
+        volumes = _Once(lambda name: self.engine.create_volume(name, wanted[name]['Driver'], wanted[name]['Options']),
+                        [name for name in wanted if name not in self.engine_volumes])
         with ThreadPoolExecutor(max_workers=PARALLEL_CALLS) as pool:
-            list(pool.map(lambda job: self._create(job, networks), creating))
+            list(pool.map(lambda job: self._create(job, networks, volumes), creating))
             refused = [job for job in creating if job.failure]
             if refused:
                 self._abandon(creating, refused, pool)
@@ -446,6 +494,8 @@ class Converger(object):
         if any(job.failure for job in jobs):
             for name in networks.created:  # a network this run made that no container ended up using
                 self._quietly(self.engine.remove_network_if_unused, name)
+            for name in volumes.created:  # and its volumes (the engine refuses to remove one in use)
+                self._quietly(self.engine.remove_volume, name)
         changed = [job.spec['name'] for job in jobs if job.action != 'none']
         after = dict(zip(changed, self.engine.inspect_containers(changed)))
         outcomes = []
@@ -457,10 +507,12 @@ class Converger(object):
             outcomes.append(outcome)
         return outcomes
 
-    def _create(self, job, networks):
+    def _create(self, job, networks, volumes):
         """Step 1: NAME__next, beside the old container, which is not touched."""
         try:
             networks.ready(_spec.network_names(job.spec))
+            made = volumes.ready(sorted(_spec.declared_volumes(job.spec)))
+            job.steps.extend('created volume %s' % name for name in made)
             job.new_id = self.engine.create(job.plan['desired'], name=job.spec['name'] + NEXT_SUFFIX)
             job.steps.append('created %s as %s' % (job.new_id[:12], job.spec['name'] + NEXT_SUFFIX))
         except EngineError as exc:
@@ -700,18 +752,20 @@ class Converger(object):
         return None
 
 
-class _Networks(object):
-    """The networks the new containers need, each created once, by the first job that needs it:
-    creating networks overlaps with other services' containers instead of preceding them all.
-    `created` lists those this run made (removed again, if unused, when the run fails)."""
+class _Once(object):
+    """The networks (or volumes) the new containers need, each created once, by the first job that needs it:
+    creating them overlaps with other services' containers instead of preceding them all. `missing`: the
+    names that do not exist yet; `created` lists those this run made (removed again when the run fails)."""
 
-    def __init__(self, engine, names):
-        self.engine = engine
-        self.locks = dict((name, threading.Lock()) for name in engine.missing_networks(names))
+    def __init__(self, create, missing):
+        self.create = create
+        self.locks = dict((name, threading.Lock()) for name in missing)
         self.errors = {}
         self.created = []
 
     def ready(self, names):
+        """Create those of `names` still missing; returns the ones this call made."""
+        made = []
         for name in names:
             lock = self.locks.get(name)
             if lock is None:  # it existed already
@@ -719,13 +773,15 @@ class _Networks(object):
             with lock:
                 if name not in self.errors:
                     try:
-                        self.engine.create_network(name)
+                        self.create(name)
                         self.errors[name] = None
                         self.created.append(name)
+                        made.append(name)
                     except EngineError as exc:
                         self.errors[name] = exc
             if self.errors[name] is not None:
                 raise self.errors[name]
+        return made
 
 
 # What a service's change becomes when a dependency stops it.

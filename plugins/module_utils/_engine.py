@@ -229,6 +229,19 @@ class Engine(object):
                 return True
         return False
 
+    def volumes(self):
+        """{name: volume inspect (Name, Driver, Options, Labels)} of every volume, from one listing."""
+        listing = self._call('cannot list volumes', 'volumes') or {}
+        return dict((v['Name'], v) for v in listing.get('Volumes') or [])
+
+    def create_volume(self, name, driver, options):
+        """A named volume with its driver and driver options, labelled as managed."""
+        self._call('the engine could not create volume %s' % name, 'create_volume', name, driver=driver, driver_opts=options or None,
+                   labels={policy.LABEL_MANAGED: 'true'})
+
+    def remove_volume(self, name):
+        self._call('the engine could not remove volume %s' % name, 'remove_volume', name, missing=None)
+
     def create(self, desired, name=None):
         """Create the container `desired` (inspect shape) describes, named `name` (default: its own
         name); returns its id. Each network's aliases and addresses are those of `desired` (the service's

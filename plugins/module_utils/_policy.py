@@ -19,7 +19,8 @@ import re
 
 from ansible_collections.containment.docker.plugins.module_utils import _secrets as secrets
 
-POLICY_VERSION = '2'  # 2: log_bounded, safe_sysctls, named supplementary groups refused, one file under /etc allowed
+POLICY_VERSION = '2'  # 2: log_bounded, safe_sysctls, named supplementary groups refused, one file under /etc allowed,
+#                        a local volume that binds a host path judged as a bind
 
 FLOOR = 'floor'
 BASELINE = 'baseline'
@@ -156,9 +157,33 @@ def is_under(path, parent):
     return parent == '/' or path == parent or path.startswith(parent + '/')
 
 
-def mounts_of(inspect):
+def volume_device(volume):
+    """The host path a volume binds, or None: a `local` volume with o=bind (or type=none) and device=PATH is
+    a bind mount in disguise. `volume` is the engine's volume inspect (Driver, Options), or None."""
+    options = (volume or {}).get('Options') or {}
+    if (volume or {}).get('Driver', 'local') not in ('local', '') or not options.get('device'):
+        return None
+    if 'bind' in [o.strip() for o in str(options.get('o') or '').split(',')] or options.get('type') == 'none':
+        return str(options['device'])
+    return None
+
+
+def mounts_of(inspect, volumes=None):
     """Mounts as [{'Type','Source','Destination','RW','Propagation'}], from the top-level
-    `Mounts` of inspect, falling back to `HostConfig.Binds` / `HostConfig.Mounts`."""
+    `Mounts` of inspect, falling back to `HostConfig.Binds` / `HostConfig.Mounts`. A named volume that
+    binds a host path (volume_device() of its entry in `volumes`, {name: volume inspect}) is a bind of
+    that path, with its name in 'Volume': every check over binds judges it as one."""
+    mounts = []
+    for mount in _mounts(inspect):
+        name = mount.get('Name') or mount.get('Source') if mount.get('Type') == 'volume' else None
+        device = volume_device((volumes or {}).get(name)) if name else None
+        if device:
+            mount = dict(mount, Type='bind', Source=device, Volume=name)
+        mounts.append(mount)
+    return mounts
+
+
+def _mounts(inspect):
     if inspect.get('Mounts') is not None:
         return [dict(m) for m in inspect['Mounts']]
     mounts = []
@@ -294,11 +319,15 @@ def _check_not_privileged(inspect, ctx):
 def _check_no_docker_socket(inspect, ctx):
     problems = []
     evidence = []
-    for mount in mounts_of(inspect):
+    for mount in mounts_of(inspect, (ctx or {}).get('volumes')):
         source = mount.get('Source', '') if mount.get('Type') == 'bind' else ''
         target = mount.get('Destination', '')
         if is_docker_socket_path(source) or is_docker_socket_path(target):
-            problems.append('mount %s:%s exposes the Docker socket' % (source or mount.get('Name', ''), target))
+            what = source or mount.get('Name', '')
+            if mount.get('Volume'):
+                what = 'of volume %s (a bind of %s) ' % (mount['Volume'], source)
+            problems.append('mount %s:%s exposes the Docker socket' % (what, target) if not mount.get('Volume') else
+                            'mount %son %s exposes the Docker socket' % (what, target))
             evidence.append('%s:%s' % (source or mount.get('Name', ''), target))
     return problems, {'Mounts': evidence}
 
@@ -379,17 +408,19 @@ def _check_no_sensitive_mounts(inspect, ctx):
     problems = []
     evidence = []
     allowed_rw = rw_binds_allowed(inspect)
-    for mount in mounts_of(inspect):
+    for mount in mounts_of(inspect, (ctx or {}).get('volumes')):
         if mount.get('Type') != 'bind':
             continue
         source, target = mount.get('Source', ''), mount.get('Destination', '')
-        evidence.append('%s:%s:%s' % (source, target, 'rw' if mount.get('RW') else 'ro'))
+        what = 'bind mount' if not mount.get('Volume') else 'volume %s (a bind of %s)' % (mount['Volume'], source)
+        evidence.append('%s%s:%s:%s' % (mount['Volume'] + '=' if mount.get('Volume') else '', source, target, 'rw' if mount.get('RW') else 'ro'))
         if is_sensitive_source(source, bool(mount.get('RW'))):
-            problems.append('bind mount of sensitive host path %s' % source)
+            problems.append('%s of sensitive host path %s' % (what, source))
         if mount.get('RW') and clean_path(target) not in allowed_rw:
-            problems.append('bind mount %s:%s is read-write' % (source, target))
+            problems.append('%s on %s is read-write' % (what, target) if mount.get('Volume') else
+                            'bind mount %s:%s is read-write' % (source, target))
         if str(mount.get('Propagation') or '').lower() in ('shared', 'rshared'):
-            problems.append('bind mount %s has %s propagation' % (source, mount.get('Propagation')))
+            problems.append('%s %s has %s propagation' % ('bind mount', source, mount.get('Propagation')))
     return problems, {'Mounts': evidence}
 
 
@@ -588,8 +619,9 @@ CONTROLS = (
             'seccomp, AppArmor, SELinux and masked paths stay on', 'remove the unconfined security option; a custom profile is fine',
             _check_security_profiles),
     Control('no_sensitive_mounts', BASELINE, 'volumes', '5.6, 5.20', 'hostPath',
-            'no sensitive host paths, binds read-only, no shared propagation',
-            "bind a narrower, non-system path; make binds read-only or say ':rw' explicitly",
+            'no sensitive host paths, binds read-only, no shared propagation (a local volume with o=bind and device=PATH '
+            'is a bind of PATH)',
+            "bind a narrower, non-system path; make binds read-only or say ':rw' (read_only: false) explicitly",
             _check_no_sensitive_mounts),
     Control('log_bounded', BASELINE, 'log_options', '-', '-',
             "logs written to the host's disk are rotated (max-size and max-file)",

@@ -832,6 +832,68 @@ def _parse_volumes(errors, value, spec):
     return volumes
 
 
+def _parse_mounts(errors, value, spec):
+    """community.docker's `mounts` (type volume or bind), read as the volumes line it stands for, so both
+    options mean one thing; a named volume may also declare its driver and driver options (the module
+    creates the volume with them when it is missing, and refuses one that exists with others)."""
+    mounts = []
+    for item in value or []:
+        if not isinstance(item, dict):
+            errors.add('mounts', 'format', 'a mount must be a mapping, not %r' % (item,), 'give type, source, target and, if needed, read_only')
+            continue
+        for key in sorted(set(str(k) for k in item) - set(MOUNT_OPTIONS)):
+            errors.add('mounts', 'unknown option', 'mounts have no option %r' % key, 'use %s' % ', '.join(sorted(MOUNT_OPTIONS)))
+        kind, read_only = item.get('type') or 'volume', item.get('read_only')
+        flags = ([] if read_only is None else ['ro' if _parse_bool('mounts')(errors, read_only, spec) else 'rw']) + (
+            ['nocopy'] if _parse_bool('mounts')(errors, item.get('no_copy'), spec) else []) + (
+            [str(item['propagation'])] if item.get('propagation') else [])
+        text = '%s:%s%s' % (item.get('source') or '', item.get('target') or '', ':' + ','.join(flags) if flags else '')
+        try:
+            mount = parse_volume(text)
+        except ValueError as exc:
+            errors.add('mounts', 'format', 'mount %s: %s' % (item.get('target'), exc),
+                       'give type volume with a volume name as source, or type bind with an absolute host path, and an absolute target')
+            continue
+        if kind != mount['type']:
+            errors.add('mounts', 'format', 'mount %s: type is %s but source %r is %s' % (
+                mount['target'], kind, mount['source'], 'a host path' if mount['type'] == 'bind' else 'a volume name'),
+                'give a volume name as the source of type volume, an absolute host path as the source of type bind')
+        mount.update(driver=None, driver_options=None)
+        if item.get('volume_driver') or item.get('volume_options'):
+            if kind != 'volume':
+                errors.add('mounts', 'format', 'mount %s: volume_driver and volume_options apply to type volume' % mount['target'],
+                           'remove them, or make the mount a named volume')
+            options = item.get('volume_options') or {}
+            if not isinstance(options, dict) or any(_scalar_text(v) is None or isinstance(v, bool) for v in options.values()):
+                errors.add('mounts', 'format', 'mount %s: volume_options must map names to strings' % mount['target'],
+                           "give volume_options such as {type: nfs, o: 'addr=10.0.0.5,ro', device: ':/export'}")
+                options = {}
+            driver = str(item.get('volume_driver') or 'local')
+            if not _LOG_DRIVER.fullmatch(driver):
+                errors.add('mounts', 'format', 'mount %s: volume_driver %r is not a driver name' % (mount['target'], driver),
+                           'give a driver such as local')
+            mount.update(driver=driver, driver_options=dict((str(k), _scalar_text(v)) for k, v in sorted(options.items())))
+        mounts.append(mount)
+    targets = [m['target'] for m in mounts]
+    mounted = [v['target'] for v in spec['volumes']] + [t['path'] for t in spec['tmpfs']]
+    for target in sorted(set(t for t in targets if targets.count(t) > 1 or t in mounted)):
+        errors.add('mounts', 'format', '%s is mounted twice (by mounts, volumes or tmpfs)' % target, 'mount one volume or tmpfs per path')
+    declared = declared_volumes(spec, mounts)
+    for mount in mounts:
+        if mount['driver'] and (declared[mount['source']]['Driver'], declared[mount['source']]['Options']) != (
+                mount['driver'], mount['driver_options']):
+            errors.add('mounts', 'format', 'volume %s is declared twice with different drivers or options' % mount['source'],
+                       'give its volume_driver and volume_options once, or the same each time')
+    return mounts
+
+
+def declared_volumes(spec, mounts=None):
+    """{name: {'Driver', 'Options'}} of the named volumes whose driver or options the spec gives: what the
+    engine's volume inspect shows for them (and what the policy reads: a local volume can bind a host path)."""
+    return dict((m['source'], {'Name': m['source'], 'Driver': m['driver'], 'Options': m['driver_options']})
+                for m in (spec['mounts'] if mounts is None else mounts) if m['driver'])
+
+
 def _parse_network_mode(errors, value, spec):
     return _namespace_mode(errors, 'network_mode', value, ('none', 'bridge', 'host', 'default'))
 
@@ -1227,9 +1289,9 @@ def _parse_secrets(errors, value, spec):
     for name in sorted(set(n for n in names if names.count(n) > 1)):
         errors.add('secrets', 'format', 'secret %s is listed twice' % name, 'list each secret once')
     targets = [s['target'] for s in items]
-    mounted = set(v['target'] for v in spec['volumes']) | set(t['path'] for t in spec['tmpfs'])
+    mounted = set(v['target'] for v in spec['volumes'] + spec['mounts']) | set(t['path'] for t in spec['tmpfs'])
     for target in sorted(set(t for t in targets if targets.count(t) > 1 or t in mounted)):
-        errors.add('secrets', 'format', '%s is mounted twice (by secrets, volumes or tmpfs)' % target,
+        errors.add('secrets', 'format', '%s is mounted twice (by secrets, volumes, mounts or tmpfs)' % target,
                    'mount one secret, volume or tmpfs per path')
     return items
 
@@ -1255,7 +1317,8 @@ def managed_labels(spec, spec_hash=None):
         labels[policy.LABEL_SPEC_HASH] = spec_hash
     for control_id, reason in spec['exceptions'].items():
         labels[policy.LABEL_EXCEPTION + control_id] = reason
-    rw_binds = sorted(v['target'] for v in spec['volumes'] if v['type'] == 'bind' and v['mode'] == 'rw' and v['explicit'])
+    # explicit read-write mounts, volumes too (a local volume can bind a host path: see _policy.volume_device)
+    rw_binds = sorted(v['target'] for v in spec['volumes'] + spec['mounts'] if v['mode'] == 'rw' and v['explicit'])
     if rw_binds:
         labels[policy.LABEL_RW_BINDS] = ','.join(rw_binds)
     for item in spec['tmpfs']:
@@ -1367,9 +1430,16 @@ def _read_ports(inspect):
 
 
 def _inspect_volumes(spec, container, image):
-    container['HostConfig']['Binds'] = [bind_text(v) for v in spec['volumes']]
-    container['Mounts'] = [{'Type': v['type'], 'Source': v['source'], 'Destination': v['target'], 'RW': v['mode'] == 'rw',
-                            'Propagation': next((f for f in v['flags'] if f in _PROPAGATIONS), '')} for v in spec['volumes']]
+    container['HostConfig']['Binds'] = []
+    container['Mounts'] = []
+    _add_mounts(container, spec['volumes'])
+
+
+def _add_mounts(container, volumes):
+    container['HostConfig']['Binds'] += [bind_text(v) for v in volumes]
+    container['Mounts'] += [dict({'Type': v['type'], 'Source': v['source'], 'Destination': v['target'], 'RW': v['mode'] == 'rw',
+                                  'Propagation': next((f for f in v['flags'] if f in _PROPAGATIONS), '')},
+                                 **({'Name': v['source']} if v['type'] == 'volume' else {})) for v in volumes]
 
 
 def _inspect_secrets(spec, container, image):
@@ -1627,6 +1697,19 @@ OPTIONS = (
     Option('volumes', type='list', elements='str', default=[], parse=_parse_volumes, inspect=_inspect_volumes,
            read=lambda i: sorted(_get(i, 'HostConfig.Binds') or []),
            hashed=lambda s: [dict((k, v) for k, v in vol.items() if k != 'flags' or v) for vol in s['volumes']]),
+    # community.docker's long form: lands in Binds beside volumes, so it is compared by the volumes row; a declared
+    # volume's driver and options are compared with the engine's volume before anything changes (see _converge)
+    Option('mounts', type='list', elements='dict', options=dict(
+        type=dict(type='str', default='volume', choices=['volume', 'bind']),
+        source=dict(type='str', required=True),
+        target=dict(type='str', required=True),
+        read_only=dict(type='bool'),
+        propagation=dict(type='str', choices=list(_PROPAGATIONS)),
+        no_copy=dict(type='bool', default=False),
+        volume_driver=dict(type='str'),
+        volume_options=dict(type='dict'),
+    ), default=[], parse=_parse_mounts, inspect=lambda spec, c, image: _add_mounts(c, spec['mounts']), compare=False,
+        hashed=lambda s: [dict((k, v) for k, v in m.items() if v not in (None, [])) for m in s['mounts']] or None),
     # the network
     Option('ports', type='list', elements='str', default=[], parse=_parse_ports, inspect=_inspect_ports, read=_read_ports),
     # network_mode lands in HostConfig.NetworkMode with the networks (the first network is the mode)
@@ -1735,6 +1818,7 @@ OPERATIONS_BY_NAME = dict((o.name, o) for o in OPERATIONS)
 # The argument specs: the modules, the stack and the role accept exactly these keys (the role's
 # meta/argument_specs.yml and the module docs are kept equal to them by unit tests).
 SERVICE_OPTIONS = dict((o.name, o.argument_spec()) for o in OPTIONS if o.argument)
+MOUNT_OPTIONS = SERVICE_OPTIONS['mounts']['options']
 OPERATION_OPTIONS = dict((o.name, o.argument_spec()) for o in OPERATIONS)
 # Needed to run a container (not to remove one): the module asks for them unless state is absent.
 REQUIRED_UNLESS_ABSENT = tuple(o.name for o in OPTIONS if o.required == UNLESS_ABSENT)
@@ -1873,6 +1957,8 @@ def desired_inspect(spec, image_id=None, image_config=None):
 def validate_spec(spec, ctx=None, image_config=None):
     """Refuse a spec that breaks the policy. Returns the findings of the container it would be."""
     desired = desired_inspect(spec, None, image_config)
+    # the volumes the spec declares are what the engine will hold (a volume that exists with others is refused)
+    ctx = dict(ctx or {}, volumes=dict((ctx or {}).get('volumes') or {}, **declared_volumes(spec)))
     findings = policy.evaluate(desired, ctx, spec['exceptions'])
     errors = _Collector(spec['name'])
     for finding in findings:

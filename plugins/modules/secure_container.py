@@ -208,6 +208,51 @@ options:
     type: list
     elements: str
     default: []
+  mounts:
+    description:
+      - "The long form of O(volumes), as C(community.docker.docker_container) writes it: named volumes (C(type: volume))
+        and bind mounts (C(type: bind)). Each item stands for the O(volumes) line C(SOURCE:TARGET:OPTIONS), with the
+        same defaults (binds read-only, volumes read-write) and rules, and is compared as that line."
+      - A named volume with O(mounts[].volume_driver) or O(mounts[].volume_options) is created by the module with them
+        when it is missing. One that exists with another driver or other options is refused before anything changes,
+        naming the volume, the options it has and those wanted (a volume's options cannot change without losing its data).
+      - "A C(local) volume with C(o: bind) (or C(type: none)) and C(device: PATH) is a bind mount of PATH:
+        C(no_sensitive_mounts) and C(no_docker_socket) judge it as one (the audit too, from the engine's volumes), so
+        it is read-only unless O(mounts[].read_only) is C(false)."
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description: C(volume) (SOURCE is a volume name) or C(bind) (SOURCE is an absolute host path).
+        type: str
+        default: volume
+        choices: [volume, bind]
+      source:
+        description: The volume's name, or the host path of a bind.
+        type: str
+        required: true
+      target:
+        description: The absolute path in the container.
+        type: str
+        required: true
+      read_only:
+        description: C(true) mounts read-only, C(false) read-write (said explicitly); unset, binds are read-only and volumes read-write.
+        type: bool
+      propagation:
+        description: The propagation of a bind. C(shared) and C(rshared) break C(no_sensitive_mounts).
+        type: str
+        choices: [shared, rshared, slave, rslave, private, rprivate]
+      no_copy:
+        description: A named volume only; do not copy the image's files into a new volume.
+        type: bool
+        default: false
+      volume_driver:
+        description: The driver of the named volume (default C(local) when O(mounts[].volume_options) is given).
+        type: str
+      volume_options:
+        description: "The driver options of the named volume, such as C({type: nfs, o: 'addr=10.0.0.5,ro', device: ':/export'})."
+        type: dict
   networks:
     description:
       - User-defined networks to attach the container to, created as bridge networks when missing.
@@ -593,6 +638,21 @@ EXAMPLES = r'''
       test: "true"
       interval: 5s
       start_period: 1m30s             # Go durations
+
+# Named volumes with a driver and driver options, as community.docker.docker_container's mounts
+# (the module creates a missing volume with them and refuses one that exists with others):
+#
+#       mounts:
+#         - type: volume
+#           source: worker-spool
+#           target: /spool
+#           volume_driver: local
+#           volume_options: {type: tmpfs, device: tmpfs, o: "size=64m,uid=1504"}
+#         - type: volume                 # a bind of /srv/worker/data in disguise: judged as that bind
+#           source: worker-data
+#           target: /data
+#           read_only: false             # read-write said explicitly, as ':rw' for a bind
+#           volume_options: {type: none, o: bind, device: /srv/worker/data}
 
 # A handler that restarts the service after its configuration file changed:
 #

@@ -97,6 +97,8 @@ SHAPES = {
         "non_root_user": "fail", "no_new_privileges": "fail", "memory_limit": "fail", "cpu_limit": "fail",
         "read_only_rootfs": "fail", "cap_drop_all": "fail", "pids_limit": "fail", "no_swap": "fail",
         "log_bounded": "fail", "healthcheck": "warn"}),
+    # a local volume with o=bind and device=/etc (made by the fixture): a bind of /etc, read from the engine's volume
+    "volume-binds-etc": ("run", {}, ["-v", "{etc_volume}:/host-etc:ro"], {"no_sensitive_mounts": "fail"}),
     "shared-uid-a": ("run", {"--user": ["1650:1650"]}, [], {"unique_uid": "fail"}),
     "shared-uid-b": ("create", {"--user": ["1650:1650"]}, [], {"unique_uid": "fail"}),
 }
@@ -134,12 +136,14 @@ def fleet_on_engine(engine, tmp_path_factory):
     box = Sandbox(tmp_path_factory.mktemp("audit"), engine)
     label = "cdt-audit=" + box.prefix
     image = engine["CONTAINMENT_IMAGE_BUSYBOX_1"]
+    etc_volume = box.name("etc")
     try:
+        docker("volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=/etc", etc_volume)
         commands = []
         for uid, (suffix, (how, replaced, added, _expected)) in enumerate(sorted(SHAPES.items()), start=1600):
             args = [how, "--name", box.name(suffix), "--label", label]
             args += [] if how == "create" else ["-d"]
-            commands.append(args + docker_flags(uid, replaced) + [a.format(port=free_port()) for a in added] + [image])
+            commands.append(args + docker_flags(uid, replaced) + [a.format(port=free_port(), etc_volume=etc_volume) for a in added] + [image])
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda args: docker(*args), commands))
         tasks = []
@@ -156,6 +160,7 @@ def fleet_on_engine(engine, tmp_path_factory):
         yield box
     finally:
         box.cleanup()
+        docker("volume", "rm", etc_volume, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +186,13 @@ def test_container_deployed_by_the_collection(audit, fleet_on_engine, suffix):
     findings = findings_of(audit, fleet_on_engine.name(suffix))
     got = dict((control, f["status"]) for control, f in findings.items())
     assert got == expected_statuses(GOOD[suffix][1]), [findings[c]["message"] for c in got if got[c] != "pass"]
+
+
+def test_a_volume_that_binds_a_host_path_is_audited_as_that_bind(audit, fleet_on_engine):
+    found = findings_of(audit, fleet_on_engine.name("volume-binds-etc"))["no_sensitive_mounts"]
+    volume = fleet_on_engine.name("etc")
+    assert "volume %s (a bind of /etc) of sensitive host path /etc" % volume in found["message"]
+    assert found["evidence"] == {"Mounts": ["%s=/etc:/host-etc:ro" % volume]}
 
 
 def test_exception_shows_excepted_with_its_reason(audit, fleet_on_engine):

@@ -216,6 +216,90 @@ def test_a_shared_propagation_is_accepted_by_the_parser_and_refused_by_the_polic
     assert [p['rule'] for p in err.value.problems] == ['no_sensitive_mounts (baseline)']
 
 
+NFS = {'type': 'nfs', 'o': 'addr=10.0.0.5,ro', 'device': ':/export'}
+
+
+@pytest.mark.parametrize('mount, bind', [
+    ({'source': 'data', 'target': '/data'}, 'data:/data:rw'),
+    ({'type': 'volume', 'source': 'data', 'target': '/data', 'read_only': True, 'no_copy': True}, 'data:/data:ro,nocopy'),
+    ({'type': 'bind', 'source': '/srv/app', 'target': '/app'}, '/srv/app:/app:ro'),
+    ({'type': 'bind', 'source': '/srv/app', 'target': '/app', 'read_only': False, 'propagation': 'rslave'}, '/srv/app:/app:rw,rslave'),
+    ({'source': 'share', 'target': '/share', 'volume_options': NFS}, 'share:/share:rw'),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_mounts_are_the_volumes_line_they_stand_for(mount, bind):
+    by_mounts = desired(mounts=[mount])
+    line = desired(volumes=[bind])
+    assert by_mounts['HostConfig']['Binds'] == line['HostConfig']['Binds'] == [bind]
+    assert _spec.compare(by_mounts, line) == {} or set(_spec.compare(by_mounts, line)) == {'labels'}  # the hash label differs
+
+
+def test_a_volume_with_options_is_declared_with_its_driver():
+    spec = _spec.normalize_spec(raw(mounts=[{'source': 'share', 'target': '/share', 'volume_options': NFS},
+                                            {'source': 'cache', 'target': '/cache', 'volume_driver': 'local'},
+                                            {'source': 'plain', 'target': '/plain'}]))
+    assert _spec.declared_volumes(spec) == {'share': {'Name': 'share', 'Driver': 'local', 'Options': NFS},
+                                            'cache': {'Name': 'cache', 'Driver': 'local', 'Options': {}}}
+    assert _spec.hashable(_spec.normalize_spec(raw())) == dict((k, v) for k, v in _spec.hashable(spec).items() if k != 'mounts')
+
+
+@pytest.mark.parametrize('mount, says', [
+    ({'type': 'bind', 'source': 'data', 'target': '/data'}, 'type is bind but source'),
+    ({'type': 'volume', 'source': '/srv/data', 'target': '/data'}, 'type is volume but source'),
+    ({'type': 'bind', 'source': '/srv/x', 'target': '/x', 'volume_options': {'o': 'bind'}}, 'apply to type volume'),
+    ({'source': 'data', 'target': '/data', 'propagation': 'rslave'}, 'bind mounts only'),
+    ({'source': 'data', 'target': 'data'}, 'not an absolute path'),
+    ({'source': 'data', 'target': '/data', 'volume_options': {'o': ['bind']}}, 'map names to strings'),
+    ({'source': 'data', 'target': '/data', 'colour': 'red'}, "no option 'colour'"),
+    ('data:/data', 'must be a mapping'),
+])
+def test_a_bad_mount_is_refused_naming_the_field(mount, says):
+    with pytest.raises(SpecError) as err:
+        _spec.normalize_spec(raw(mounts=[mount]))
+    assert [p['field'] for p in err.value.problems] == ['mounts'] and says in str(err.value)
+
+
+def test_a_mount_on_a_path_of_volumes_and_one_volume_with_two_definitions_are_refused():
+    with pytest.raises(SpecError) as err:
+        _spec.normalize_spec(raw(volumes=['data:/data'], mounts=[{'source': 'other', 'target': '/data'}]))
+    assert 'mounted twice' in str(err.value)
+    with pytest.raises(SpecError) as err:
+        _spec.normalize_spec(raw(mounts=[{'source': 'data', 'target': '/a', 'volume_options': {'o': 'size=1m'}},
+                                         {'source': 'data', 'target': '/b', 'volume_options': {'o': 'size=2m'}}]))
+    assert 'declared twice with different' in str(err.value)
+
+
+def bind_volume(device, **more):
+    return dict(dict(source='hostdata', target='/data', volume_options={'type': 'none', 'o': 'bind', 'device': device}), **more)
+
+
+@pytest.mark.parametrize('mount, passes', [
+    (bind_volume('/srv/app/data', read_only=True), True),
+    (bind_volume('/srv/app/data', read_only=False), True),  # read-write said explicitly, recorded as for a bind
+    (bind_volume('/srv/app/data'), False),  # read-write by default, as a volume: not for a bind in disguise
+    (bind_volume('/etc', read_only=True), False),
+    (bind_volume('/etc/myapp', read_only=True), True),  # the rule for binds, from the same code
+    (bind_volume('/var/run', read_only=True), False),  # the Docker socket's folder (a floor control)
+    ({'source': 'share', 'target': '/share', 'volume_options': dict(NFS, device='/etc')}, True),  # nfs: not a host path
+], ids=lambda v: v if isinstance(v, bool) else v.get('volume_options', {}).get('device'))
+def test_a_local_volume_that_binds_a_host_path_is_judged_as_that_bind(mount, passes):
+    if passes:
+        _spec.load_spec(raw(mounts=[mount]))
+        return
+    with pytest.raises(SpecError) as err:
+        _spec.load_spec(raw(mounts=[mount]))
+    assert {p['rule'] for p in err.value.problems} <= {'no_sensitive_mounts (baseline)', 'no_docker_socket (floor)'}
+    assert 'volume hostdata (a bind of' in str(err.value) or 'Docker socket' in str(err.value)
+
+
+def test_a_volume_line_naming_a_volume_that_binds_a_host_path_is_judged_by_the_engines_volume():
+    spec = _spec.normalize_spec(raw(volumes=['hostdata:/data:ro']))
+    _spec.validate_spec(spec)  # nothing known about the volume: a named volume
+    engine_volume = {'Name': 'hostdata', 'Driver': 'local', 'Options': {'type': 'none', 'o': 'bind', 'device': '/root'}}
+    with pytest.raises(SpecError) as err:
+        _spec.validate_spec(spec, {'volumes': {'hostdata': engine_volume}})
+    assert 'volume hostdata (a bind of /root) of sensitive host path /root' in str(err.value)
+
+
 def test_networks_take_names_and_dicts_and_the_service_name_is_always_an_alias():
     container = desired(networks=['front', {'name': 'back', 'aliases': ['db', 'db.internal'], 'ipv4_address': '172.30.0.10'}])
     assert container['HostConfig']['NetworkMode'] == 'front'

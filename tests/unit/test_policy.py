@@ -81,6 +81,12 @@ def volume(name, target):
             'Destination': target, 'Driver': 'local', 'Mode': 'z', 'RW': True, 'Propagation': ''}
 
 
+def bind_volumes(device, o='bind', type=None, name='hostdata'):
+    """ctx of a container whose volume `name` is a local volume binding `device` (as docker volume inspect shows it)."""
+    options = dict(o=o, device=device, **({'type': type} if type else {}))
+    return {'volumes': {name: {'Name': name, 'Driver': 'local', 'Options': options}}}
+
+
 def build(changes=None, labels=None):
     """compliant_inspect() with dotted-path changes ({'HostConfig.Memory': 0}) and extra labels."""
     inspect = compliant_inspect()
@@ -262,6 +268,9 @@ NO_DOCKER_SOCKET = [
          dict(host(Mounts=[{'Type': 'bind', 'Source': '/run', 'Target': '/r', 'ReadOnly': True}]), Mounts=ABSENT)),
     case('an exception label cannot relax it', FAIL, mounts(bind('/var/run', '/r')),
          labels={EXCEPTION + 'no_docker_socket': 'CI runner'}),
+    case('a local volume binding /var/run (a bind in disguise) fails', FAIL, mounts(volume('hostrun', '/r')),
+         ctx=bind_volumes('/var/run', name='hostrun'), says='hostrun'),
+    case('a local volume binding another folder passes', PASS, mounts(volume('hostrun', '/r')), ctx=bind_volumes('/srv/app', name='hostrun')),
 ]
 
 # ---------------------------------------------------------------- baseline controls
@@ -386,6 +395,23 @@ NO_SENSITIVE_MOUNTS = [
          dict(host(Binds=['/srv/app:/app:ro,rshared']), Mounts=ABSENT), says='propagation'),
     case('a bind of /etc with an exception is excepted', EXCEPTED, mounts(bind('/etc', '/host-etc')),
          exceptions={'no_sensitive_mounts': 'reads the host configuration'}),
+    # a local volume with o=bind (or type=none) and device=PATH: a bind of PATH, read from the engine's volumes (ctx)
+    case('a local volume binding an application path read-only passes', PASS, mounts(dict(volume('hostdata', '/data'), RW=False)),
+         ctx=bind_volumes('/srv/app/data')),
+    case('a local volume binding /etc read-only fails', FAIL, mounts(dict(volume('hostdata', '/data'), RW=False)),
+         ctx=bind_volumes('/etc'), says='volume hostdata (a bind of /etc) of sensitive host path /etc'),
+    case('a local volume with type=none binding /root fails', FAIL, mounts(dict(volume('hostdata', '/data'), RW=False)),
+         ctx=bind_volumes('/root', o='rbind', type='none'), says='sensitive host path /root'),
+    case('a local volume binding a host path read-write without the rw label fails', FAIL, mounts(volume('hostdata', '/data')),
+         ctx=bind_volumes('/srv/app/data'), says='volume hostdata (a bind of /srv/app/data) on /data is read-write'),
+    case('a local volume binding a host path read-write with the rw label passes', PASS, mounts(volume('hostdata', '/data')),
+         ctx=bind_volumes('/srv/app/data'), labels={policy.LABEL_RW_BINDS: '/data'}),
+    case('a local volume with device but no bind (a block device, nfs) is a volume and passes', PASS, mounts(volume('hostdata', '/data')),
+         ctx=bind_volumes('/dev/sdb1', o='', type='ext4')),
+    case('a volume of another driver with o=bind is that driver\'s and passes', PASS, mounts(volume('hostdata', '/data')),
+         ctx={'volumes': {'hostdata': {'Driver': 'rexray', 'Options': {'o': 'bind', 'device': '/etc'}}}}),
+    case('a local volume binding /etc with an exception is excepted', EXCEPTED, mounts(dict(volume('hostdata', '/data'), RW=False)),
+         ctx=bind_volumes('/etc'), exceptions={'no_sensitive_mounts': 'reads the host configuration'}),
 ] + [
     case('a read-only bind of the credential store %s fails' % path, FAIL, mounts(bind(path, '/c')), says='sensitive host path')
     for path in policy.ETC_CREDENTIAL_STORES + ('/etc/sudoers.d/app', '/etc/ssh/sshd_config', '/etc/sudoers.bak', '/root/.ssh', '/home/app')
