@@ -43,7 +43,17 @@ def cgroup(path):
 # (rslave and slave need a shared source mount, which this machine has none of: private and rprivate here)
 # option: (first, second, read from docker inspect, (first, second) as inspect shows them,
 #          command inside the container or None, (first, second) it prints (or a part of what it prints))
-def rows(net, volume, bind_dir, ports):
+def binds(keep):
+    return lambda i: sorted(b for b in i["HostConfig"]["Binds"] if keep(b.split(":")[1]))
+
+
+MOUNTS_TARGETS = ("/spool", "/appdata")
+SPOOL_OPTIONS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,uid=1500"}
+# the option a change is named by in the reasons: mounts land in Binds beside volumes and are compared as them
+REASON = {"mounts": "volumes"}
+
+
+def rows(net, volume, bind_dir, ports, spool, app_volume):
     return {
         "hostname": ("opts-one", "opts-two", config("Hostname"), ("opts-one", "opts-two"), ["hostname"], ("opts-one", "opts-two")),
         "domainname": ("a.example", "b.example", config("Domainname"), ("a.example", "b.example"),
@@ -91,10 +101,18 @@ def rows(net, volume, bind_dir, ports):
                    [("8000/tcp", str(ports[1][0])), ("8001/tcp", str(ports[1][1]))]), None, None),
         "volumes": ([volume + ":/data:nocopy", bind_dir + ":/config:ro,private", "/etc/hostname:/run/host-hostname"],
                     [volume + ":/data:ro,nocopy", bind_dir + ":/config:ro,rprivate", "/etc/hostname:/run/host-hostname"],
-                    lambda i: sorted(i["HostConfig"]["Binds"]),
+                    binds(lambda target: target not in MOUNTS_TARGETS),
                     (sorted([volume + ":/data:rw,nocopy", bind_dir + ":/config:ro,private", "/etc/hostname:/run/host-hostname:ro"]),
                      sorted([volume + ":/data:ro,nocopy", bind_dir + ":/config:ro,rprivate", "/etc/hostname:/run/host-hostname:ro"])),
                     ["cat", "/proc/self/mountinfo"], (" /data rw,", " /data ro,")),
+        # a volume the module makes with its driver options, and one made by hand that binds a folder (judged as that bind)
+        "mounts": ([{"type": "volume", "source": spool, "target": "/spool", "volume_driver": "local", "volume_options": SPOOL_OPTIONS},
+                    {"source": app_volume, "target": "/appdata", "read_only": True}],
+                   [{"type": "volume", "source": spool, "target": "/spool", "volume_driver": "local", "volume_options": SPOOL_OPTIONS,
+                     "read_only": True}, {"source": app_volume, "target": "/appdata", "read_only": True}],
+                   binds(lambda target: target in MOUNTS_TARGETS),
+                   ([app_volume + ":/appdata:ro", spool + ":/spool:rw"], [app_volume + ":/appdata:ro", spool + ":/spool:ro"]),
+                   ["cat", "/proc/self/mounts"], ("tmpfs /spool tmpfs rw,", "tmpfs /spool tmpfs ro,")),
         "healthcheck": ({"test": "true", "interval": "1s500ms", "start_period": "1s"}, {"test": "true", "interval": "2s", "start_period": "1m30s"},
                         lambda i: (i["Config"]["Healthcheck"]["Interval"], i["Config"]["Healthcheck"].get("StartPeriod")),
                         ((1500 * 10 ** 6, 10 ** 9), (2 * 10 ** 9, 90 * 10 ** 9)), None, None),
@@ -121,11 +139,18 @@ def world(sandbox, tmp_path):
     profile = tmp_path / "seccomp.json"
     profile.write_text(json.dumps(SECCOMP_FIRST))
     profile.chmod(0o644)
-    state = dict(net=net, volume=volume, bind_dir=str(bind_dir), profile=str(profile), anonymous=[])
+    # a local volume that binds a folder of the host (made by hand), one that binds /etc
+    app_volume, etc_volume = sandbox.name("appdata"), sandbox.name("etc")
+    (tmp_path / "appdata").mkdir()
+    (tmp_path / "appdata" / "seen").write_text("from the host\n")
+    for name, device in ((app_volume, tmp_path / "appdata"), (etc_volume, "/etc")):
+        docker("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", "device=%s" % device, name)
+    state = dict(net=net, volume=volume, bind_dir=str(bind_dir), profile=str(profile), anonymous=[], spool=sandbox.name("spool"),
+                 app_volume=app_volume, etc_volume=etc_volume)
     yield state
     sandbox.cleanup()
     docker("network", "rm", net, check=False)
-    docker("volume", "rm", volume, *state["anonymous"], check=False)
+    docker("volume", "rm", volume, state["spool"], app_volume, etc_volume, *state["anonymous"], check=False)
 
 
 def services(sandbox, world, table, which, app_env):
@@ -163,13 +188,18 @@ def anonymous_volume(name):
     return next(m["Name"] for m in inspect(name)["Mounts"] if m["Destination"] == "/data")
 
 
+def volume_inspect(name):
+    proc = docker("volume", "inspect", name, check=False)
+    return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+
+
 def volume_exists(name):
     return docker("volume", "inspect", name, check=False).returncode == 0
 
 
 def test_every_option_converges_reruns_unchanged_changes_and_drifts_back(sandbox, world):
     ports = [(p, p + 1) for p in (free_port(), free_port())]  # two consecutive host ports; the engine refuses a taken one
-    table = rows(world["net"], world["volume"], world["bind_dir"], ports)
+    table = rows(world["net"], world["volume"], world["bind_dir"], ports, world["spool"], world["app_volume"])
     opts, app, web, sec, client = (sandbox.name(s) for s in ("opts", "app", "web", "sec", "client"))
 
     # 1. create, with every first value
@@ -190,9 +220,28 @@ def test_every_option_converges_reruns_unchanged_changes_and_drifts_back(sandbox
     assert (app_config["WorkingDir"], app_config["StopSignal"], "9000/tcp" in app_config["ExposedPorts"]) == ("/srv/app", "SIGQUIT", True)
     assert "GREETING=hello" in app_config["Env"]
 
+    made = volume_inspect(world["spool"])  # made by the module with its driver options
+    assert (made["Driver"], made["Options"], made["Labels"]) == ("local", SPOOL_OPTIONS, {"containment.managed": "true"})
+    assert "created volume %s" % world["spool"] in first[opts]["steps"]
+    assert docker("exec", opts, "cat", "/appdata/seen").stdout == "from the host\n"
+
     # 2. the same again: nothing to do, for every option and every image-decided field
     again = stack(sandbox, services(sandbox, world, table, "first", "1"))
     assert set(actions(again).values()) == {"none"}, dict((n, s["reasons"]) for n, s in again.items() if s["action"] != "none")
+
+    # refused before anything changes: the made volume with other options (named, without the values), and a
+    # volume line naming the volume that binds /etc (judged as that bind)
+    base = dict(image=sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_1"], user="1505:1505", memory="32m", cpus=0.25)
+    refused = sandbox.run({"services": [
+        dict(base, name=sandbox.name("other"), mounts=[{"source": world["spool"], "target": "/spool",
+                                                          "volume_options": dict(SPOOL_OPTIONS, o="size=2m")}]),
+        dict(base, name=sandbox.name("etc"), user="1506:1506", volumes=[world["etc_volume"] + ":/host-etc:ro"])]}, module=STACK)
+    assert refused["failed"], refused
+    assert "volume %s exists with driver local and other options" % world["spool"] in refused["msg"], refused["msg"]
+    assert "options that differ: o" in refused["msg"] and "size=" not in refused["msg"]
+    assert "volume %s (a bind of /etc) of sensitive host path /etc" % world["etc_volume"] in refused["msg"], refused["msg"]
+    assert inspect(sandbox.name("other")) is None and inspect(sandbox.name("etc")) is None
+    assert volume_inspect(world["spool"])["Options"] == SPOOL_OPTIONS
 
     # 3. every second value (and a new seccomp profile in the same file): recreated, each option named
     with open(world["profile"], "w") as handle:
@@ -201,7 +250,7 @@ def test_every_option_converges_reruns_unchanged_changes_and_drifts_back(sandbox
     assert actions(second) == {opts: "recreate", app: "recreate", web: "none", sec: "recreate", client: "none"}, second
     reasons = " ".join(second[opts]["reasons"])
     for option in table:
-        assert "%s differs" % option in reasons, (option, second[opts]["reasons"])
+        assert "%s differs" % REASON.get(option, option) in reasons, (option, second[opts]["reasons"])
     assert "security_opts differs" in " ".join(second[sec]["reasons"])
     world["anonymous"].append(anonymous_volume(app))
     live = inspect(opts)
@@ -254,3 +303,4 @@ def test_a_setting_the_engine_discards_fails_the_create_and_leaves_nothing(sandb
         assert inspect(name)["HostConfig"]["BlkioWeight"] == 300
         return
     assert "discarded" in result["msg"].lower() and inspect(name) is None and inspect(name + "__next") is None
+
