@@ -110,14 +110,30 @@ def test_example_shared_uid_needs_the_exception_on_both_services(tmp_path):
 
 
 def test_ports_bind_to_the_bind_address_ipv6_in_brackets(tmp_path):
+    """A port without an address gets the bind address (IPv6 in brackets, once, also when the variable has
+    them); one with its own address is kept, also an IPv6 address without brackets as the Compose spec writes
+    it. The module reads every resulting port as the address meant (the unbracketed ones included)."""
+    own = ["10.1.2.3:81:81", "[::1]:82:82", "::1:83:83", "2001:db8::5:84-85:84-85/UDP", "fe80::1::86", " 127.0.0.2:87:87 "]
     service = {"name": "web", "image": "x", "user": "1501:1501", "memory": "32m", "cpus": 0.5,
-               "ports": ["8080:80", "53/udp", 9000, "10.1.2.3:81:81", "[::1]:82:82"]}
-    inventory = write_inventory(tmp_path / "inventory", {"v4": {}, "v6": {"secure_services_bind_address": "::1"}},
+               "ports": ["8080:80", "53/udp", 9000, "8000-8001:8000-8001/tcp"] + own}
+    inventory = write_inventory(tmp_path / "inventory", {"v4": {}, "v6": {"secure_services_bind_address": "::1"},
+                                                         "v6-bracketed": {"secure_services_bind_address": "[fd00::7]"}},
                                 {"secure_services_services": [service]})
     lists = merged_lists(tmp_path, inventory)
+    kept = [p.strip() for p in own]
     assert lists["v4"][0]["ports"] == ["127.0.0.1:8080:80", "127.0.0.1::53/udp", "127.0.0.1::9000",
-                                       "10.1.2.3:81:81", "[::1]:82:82"]
-    assert lists["v6"][0]["ports"][:3] == ["[::1]:8080:80", "[::1]::53/udp", "[::1]::9000"]
+                                       "127.0.0.1:8000-8001:8000-8001/tcp"] + kept
+    assert lists["v6"][0]["ports"] == ["[::1]:8080:80", "[::1]::53/udp", "[::1]::9000", "[::1]:8000-8001:8000-8001/tcp"] + kept
+    assert lists["v6-bracketed"][0]["ports"][:2] == ["[fd00::7]:8080:80", "[fd00::7]::53/udp"]
+    addresses = {}
+    for host, services in lists.items():
+        (spec, _ops), = load_specs(services, host_cpus=2)[0]
+        addresses[host] = [(p["host_ip"], p["host_port"], p["container_port"], p["proto"]) for p in spec["ports"]]
+    assert addresses["v4"][:2] == [("127.0.0.1", "8080", 80, "tcp"), ("127.0.0.1", "", 53, "udp")]
+    assert addresses["v6"][0] == ("::1", "8080", 80, "tcp") and addresses["v6-bracketed"][0] == ("fd00::7", "8080", 80, "tcp")
+    assert addresses["v4"][-7:] == [("10.1.2.3", "81", 81, "tcp"), ("::1", "82", 82, "tcp"), ("::1", "83", 83, "tcp"),
+                                    ("2001:db8::5", "84", 84, "udp"), ("2001:db8::5", "85", 85, "udp"), ("fe80::1", "", 86, "tcp"),
+                                    ("127.0.0.2", "87", 87, "tcp")]
 
 
 def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_path, sandbox):
