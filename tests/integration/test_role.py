@@ -18,10 +18,11 @@ import json
 import os
 import re
 import subprocess
+import urllib.request
 
 import pytest
 import yaml
-from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, docker, inspect
+from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, docker, free_port, inspect
 
 from ansible_collections.containment.docker.plugins.module_utils._converge import load_specs
 from ansible_collections.containment.docker.plugins.module_utils._spec import SpecError
@@ -293,3 +294,131 @@ def test_new_options_pass_the_roles_checks_and_a_removed_service_needs_only_its_
     assert merged["worker"]["ports"] == ["127.0.0.1:8000-8001:8000-8001"]  # the range bound to the bind address
     specs, _ctx = load_specs(list(merged.values()))
     assert [spec["ulimits"] for spec, _ops in specs if spec["name"] == "worker"] == [[{"name": "nofile", "soft": 1024, "hard": 2048}]]
+
+
+SERVICES = TOP / "playbooks" / "inventory" / "services"
+# The example's images and what stands in for them here: (scripts/images.env key, options the stand-in needs
+# instead of the real image's). Healthchecks every second and short stops keep the test cheap; the rest of
+# each service is the example's, as written.
+STAND_INS = {
+    "proxy": ("CONTAINMENT_IMAGE_WEB", {"command": ["httpd", "-f", "-p", "8443", "-h", "/www"],
+                                        "healthcheck": {"test": "wget -q -O /dev/null http://127.0.0.1:8443/healthz", "interval": "1s"}}),
+    "web": ("CONTAINMENT_IMAGE_WEB", {}),
+    "api": ("CONTAINMENT_IMAGE_WEB", {}),
+    "db": ("CONTAINMENT_IMAGE_BUSYBOX_1", {"healthcheck": {"test": ["CMD", "true"], "interval": "1s"}}),
+    "worker": ("CONTAINMENT_IMAGE_BUSYBOX_1", {}),
+    "queue": ("CONTAINMENT_IMAGE_BUSYBOX_1", {"healthcheck": {"test": ["CMD", "true"], "interval": "1s"}}),
+    "metrics": ("CONTAINMENT_IMAGE_BUSYBOX_1", {"command": None}),
+}
+
+
+def engine_open_files():
+    """The hard limit of open files of this machine's dockerd: a container's nofile cannot go beyond it (runc's
+    prlimit fails). A systemd host gives dockerd 1048576; the one started by scripts/ensure-docker may have less."""
+    with open("/proc/%s/limits" % open("/var/run/docker.pid").read().strip(), encoding="utf-8") as limits:
+        return int(next(line.split()[4] for line in limits if line.startswith("Max open files")))
+
+
+def within(ulimits, hard_max):
+    """nofile limits lowered to `hard_max` where they are above it; the others as written."""
+    fitted = []
+    for text in ulimits:
+        kind, *numbers = text.split(":")
+        fitted.append(":".join([kind] + [str(min(int(n), hard_max)) for n in numbers]) if kind == "nofile" else text)
+    return fitted
+
+
+def localized_services(sandbox, ports, agent_config):
+    """The example's services for this engine: names, networks and volumes with the sandbox's prefix, host
+    ports free ones, the metrics agent's file under /etc a file of the test's own, images the stand-ins."""
+    services = yaml.safe_load((SERVICES / "group_vars" / "app.yml").read_text(encoding="utf-8"))["secure_services_services"]
+    prefixed = sandbox.name
+    for service in services:
+        image, replaced = STAND_INS[service["name"]]
+        service.update(image=sandbox.images[image], stop_timeout=2, **replaced)
+        if service.get("healthcheck"):
+            service["healthcheck"] = dict(service["healthcheck"], interval="1s", start_period="0s")
+        service = dict((k, v) for k, v in service.items() if v is not None)
+        service["name"] = prefixed(service["name"])
+        service["networks"] = [dict(n, name=prefixed(n["name"])) if isinstance(n, dict) else prefixed(n) for n in service["networks"]]
+        for mount in service.get("mounts", []):
+            mount["source"] = prefixed(mount["source"])
+        depends = service.get("depends_on")
+        if depends:
+            service["depends_on"] = (dict((prefixed(k), v) for k, v in depends.items()) if isinstance(depends, dict)
+                                     else [prefixed(d) for d in depends])
+        service["ports"] = ["%d:%s" % (ports[service["name"]], p.split(":")[-1]) for p in service.get("ports", [])]
+        service["volumes"] = [agent_config + ":" + v.split(":", 1)[1] for v in service.get("volumes", [])]
+        if service.get("ulimits"):
+            service["ulimits"] = within(service["ulimits"], engine_open_files())
+        yield service
+
+
+def test_the_example_services_deploy_rerun_unchanged_and_drift_back(tmp_path, sandbox):
+    """playbooks/inventory/services: a proxy, a web front end, an API with its database, a JVM-like worker, a
+    queue and a metrics agent, deployed by playbooks/deploy.yml on the local engine; rerun unchanged; drifted by
+    hand (docker update, stop, network disconnect, rm) and restored by the next run."""
+    name = sandbox.name
+    ports = {name("proxy"): free_port(), name("metrics"): free_port()}
+    etc_dir = "/etc/%smetrics-agent" % sandbox.prefix  # a file of its own under /etc, as the example's
+    agent_config = etc_dir + "/agent.yml"
+    services = [dict(s) for s in localized_services(sandbox, ports, agent_config)]
+    group_vars = yaml.safe_load((SERVICES / "group_vars" / "all.yml").read_text(encoding="utf-8"))
+    for key in ("ansible_python_interpreter", "ansible_pipelining"):
+        group_vars.pop(key)
+    group_vars["secure_services_defaults"]["grace_period"] = 0.5
+    inventory = write_inventory(tmp_path / "inventory", {"app1": {}}, dict(group_vars, secure_services_services=services,
+                                                                          secure_services_prune=False))
+
+    def recap_changed(output):
+        return int(re.search(r"^app1\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M).group(1))
+
+    os.makedirs(etc_dir)
+    try:
+        with open(agent_config, "w", encoding="utf-8") as handle:
+            handle.write("scrape_interval: 15s\n")
+        os.chmod(agent_config, 0o644)
+        rc, output = playbook(["-i", inventory, DEPLOY])
+        assert rc == 0, output
+        for service in services:
+            assert "%s: created" % service["name"] in output, output
+            assert inspect(service["name"])["State"]["Running"], service["name"]
+        # what the options do, seen from inside and through the proxy's host port
+        worker, queue, metrics, api = name("worker"), name("queue"), name("metrics"), name("api")
+        assert docker("exec", worker, "sh", "-c", "ulimit -n; cat /proc/1/comm").stdout.split() == [
+            str(min(65536, engine_open_files())), "docker-init"]
+        assert docker("exec", queue, "hostname").stdout.strip() == "queue-1"
+        assert docker("exec", metrics, "cat", "/etc/agent/agent.yml").stdout == "scrape_interval: 15s\n"
+        assert docker("exec", metrics, "cat", "/proc/sys/net/ipv4/ping_group_range").stdout.split() == ["1607", "1607"]
+        assert inspect(metrics)["HostConfig"]["LogConfig"] == {"Type": "local", "Config": {"max-size": "5m", "max-file": "2",
+                                                                                           "compress": "true"}}
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % ports[name("proxy")], timeout=10) as page:
+            assert page.read().strip() == b"ok"
+        assert "web.shop.internal" in docker("exec", name("proxy"), "nslookup", "web.shop.internal").stdout
+
+        rc, output = playbook(["-i", inventory, DEPLOY])
+        assert rc == 0 and recap_changed(output) == 0, output
+
+        docker("update", "--memory", "2g", "--memory-swap", "2g", worker)
+        docker("stop", "-t", "2", queue)
+        docker("network", "disconnect", name("shop-backend"), api)
+        docker("rm", "-f", metrics)
+        rc, output = playbook(["-i", inventory, DEPLOY])
+        assert rc == 0, output
+        assert re.search(r"%s: recreated \(.*memory differs" % worker, output), output
+        assert "%s: started (container is not running)" % queue in output, output
+        assert re.search(r"%s: recreated \(.*networks differs" % api, output), output
+        assert "%s: created" % metrics in output, output
+        for service in ("proxy", "web", "db"):
+            assert "%s: unchanged" % name(service) in output, output
+        assert inspect(worker)["HostConfig"]["Memory"] == 1536 * 1024 * 1024
+        assert inspect(queue)["State"]["Running"] and inspect(metrics)["State"]["Running"]
+        assert name("shop-backend") in inspect(api)["NetworkSettings"]["Networks"]
+    finally:
+        sandbox.cleanup()
+        docker("network", "rm", name("shop-edge"), name("shop-backend"), check=False)
+        docker("volume", "rm", name("shop-db-data"), name("shop-queue-data"), check=False)
+        if os.path.exists(agent_config):
+            os.unlink(agent_config)
+        if os.path.isdir(etc_dir):
+            os.rmdir(etc_dir)
