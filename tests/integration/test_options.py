@@ -41,6 +41,11 @@ def cgroup(path):
 
 
 # (rslave and slave need a shared source mount, which this machine has none of: private and rprivate here)
+# What the rows below need beside them: devices, swap and a restart policy other than always are baseline breaches.
+EXCEPTIONS = {"no_devices": "reads /dev/null and /dev/zero, nothing else", "no_swap": "a test of memory_swap",
+              "restart_policy": "a test of on-failure and its retries"}
+
+
 # option: (first, second, read from docker inspect, (first, second) as inspect shows them,
 #          command inside the container or None, (first, second) it prints (or a part of what it prints))
 def binds(keep):
@@ -92,9 +97,21 @@ def rows(net, volume, bind_dir, ports, spool, app_volume):
         "device_write_iops": ([{"path": "/dev/vda", "rate": 100}], [{"path": "/dev/vda", "rate": 300}], host("BlkioDeviceWriteIOps"),
                               ([{"Path": "/dev/vda", "Rate": 100}], [{"Path": "/dev/vda", "Rate": 300}]),
                               cgroup("blkio/blkio.throttle.write_iops_device"), (" 100", " 300")),
+        "command": ("sleep 3600", ["sleep", "3599"], config("Cmd"), (["sleep", "3600"], ["sleep", "3599"]), None, None),
+        "entrypoint": (["env"], ["/bin/env"], config("Entrypoint"), (["env"], ["/bin/env"]), None, None),
+        "stop_timeout": (1, 2, config("StopTimeout"), (1, 2), None, None),
+        "memory_swap": ("64m", "80m", host("MemorySwap"), (64 * MIB, 80 * MIB), None, None),
+        # on-failure needs the exception for restart_policy (EXCEPTIONS); the retries count for on-failure only
+        "restart_policy": ("on-failure", "always", host("RestartPolicy"),
+                           ({"Name": "on-failure", "MaximumRetryCount": 2}, {"Name": "always", "MaximumRetryCount": 0}), None, None),
+        "restart_retries": (2, 3, lambda i: i["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], (2, 0), None, None),
+        "devices": (["/dev/null:/dev/xnull:r"], ["/dev/zero:/dev/xzero:r"],
+                    lambda i: [d["PathInContainer"] for d in i["HostConfig"]["Devices"]], (["/dev/xnull"], ["/dev/xzero"]),
+                    ["ls", "/dev"], ("xnull", "xzero")),
+        "log_driver": ("json-file", "local", lambda i: i["HostConfig"]["LogConfig"]["Type"], ("json-file", "local"), None, None),
         "log_options": ({"max-size": "5m", "max-file": "2"}, {"max-size": "7m", "max-file": "4"}, host("LogConfig"),
                         ({"Type": "json-file", "Config": {"max-size": "5m", "max-file": "2"}},
-                         {"Type": "json-file", "Config": {"max-size": "7m", "max-file": "4"}}), None, None),
+                         {"Type": "local", "Config": {"max-size": "7m", "max-file": "4"}}), None, None),
         "ports": (["127.0.0.1:%d-%d:8000-8001/TCP" % ports[0]], ["127.0.0.1:%d-%d:8000-8001" % ports[1]],
                   lambda i: sorted((k, v[0]["HostPort"]) for k, v in i["HostConfig"]["PortBindings"].items()),
                   ([("8000/tcp", str(ports[0][0])), ("8001/tcp", str(ports[0][1]))],
@@ -156,8 +173,8 @@ def world(sandbox, tmp_path):
 def services(sandbox, world, table, which, app_env):
     index = 0 if which == "first" else 1
     img = sandbox.images
-    opts = dict(name=sandbox.name("opts"), image=img["CONTAINMENT_IMAGE_BUSYBOX_1"], command="sleep 3600",
-                user="1500:1500", memory="64m", cpus=0.5, grace_period=1, stop_timeout=1)
+    opts = dict(name=sandbox.name("opts"), image=img["CONTAINMENT_IMAGE_BUSYBOX_1"], user="1500:1500", memory="64m", cpus=0.5,
+                grace_period=1, exceptions=EXCEPTIONS)
     opts.update(dict((option, row[index]) for option, row in table.items()))
     return [
         opts,
