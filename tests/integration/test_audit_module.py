@@ -84,6 +84,8 @@ SHAPES = {
     # Docker itself adds 'label=disable' to a container that shares the host's pid or ipc namespace.
     "host-pid": ("run", {}, ["--pid", "host"], {"no_host_namespaces": "fail", "security_profiles": "fail"}),
     "host-ipc": ("run", {}, ["--ipc", "host"], {"no_host_namespaces": "fail", "security_profiles": "fail"}),
+    "host-uts": ("run", {}, ["--uts", "host"], {"no_host_namespaces": "fail"}),
+    "host-userns": ("create", {}, ["--userns", "host"], {"no_host_namespaces": "fail"}),
     "device": ("run", {}, ["--device", "/dev/null:/dev/xnull"], {"no_devices": "fail"}),
     # only `always` (or `no`) brings every running service back after an engine restart or kill (docs/policy.md)
     "restart-always": ("run", {}, ["--restart", "always"], {}),
