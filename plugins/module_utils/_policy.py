@@ -323,11 +323,8 @@ def _check_no_docker_socket(inspect, ctx):
         source = mount.get('Source', '') if mount.get('Type') == 'bind' else ''
         target = mount.get('Destination', '')
         if is_docker_socket_path(source) or is_docker_socket_path(target):
-            what = source or mount.get('Name', '')
-            if mount.get('Volume'):
-                what = 'of volume %s (a bind of %s) ' % (mount['Volume'], source)
-            problems.append('mount %s:%s exposes the Docker socket' % (what, target) if not mount.get('Volume') else
-                            'mount %son %s exposes the Docker socket' % (what, target))
+            what = 'volume %s (a bind of %s)' % (mount['Volume'], source) if mount.get('Volume') else source or mount.get('Name', '')
+            problems.append('mount %s:%s exposes the Docker socket' % (what, target))
             evidence.append('%s:%s' % (source or mount.get('Name', ''), target))
     return problems, {'Mounts': evidence}
 
@@ -420,7 +417,7 @@ def _check_no_sensitive_mounts(inspect, ctx):
             problems.append('%s on %s is read-write' % (what, target) if mount.get('Volume') else
                             'bind mount %s:%s is read-write' % (source, target))
         if str(mount.get('Propagation') or '').lower() in ('shared', 'rshared'):
-            problems.append('%s %s has %s propagation' % ('bind mount', source, mount.get('Propagation')))
+            problems.append('bind mount %s has %s propagation' % (source, mount.get('Propagation')))
     return problems, {'Mounts': evidence}
 
 
