@@ -28,7 +28,8 @@
 #     containerd namespace, cgroup parent /cdfleet-hostI, config file
 #     (/run/cdfleet/hostI/daemon.json: `{}` when a host is first made, or the
 #     JSON in $CDFLEET_DAEMON_JSON_<I> at `up`; kept across engine restarts, so
-#     a role that edits it sees it read) and log (/run/cdfleet/hostI/dockerd.log). Its default bridge and iptables
+#     a role that edits it sees it read) and log (/run/cdfleet/hostI/dockerd.log).
+#     The same command line for local and SSH hosts (dockerd_up). Its default bridge and iptables
 #     rules live in its netns, so published ports and user-defined networks
 #     work as on a real host (127.0.0.1 inside the netns, or 10.231.I.2).
 #   - the test images (scripts/images.env), copied from the main engine
@@ -43,7 +44,8 @@
 #     The rest of the filesystem (/usr, /etc, /home, /tmp) is this machine's.
 #   - dockerd with its default socket, exec-root and pidfile (so the controller
 #     reaches it at unix:///run/cdfleet/hostI/run/docker.sock, the module on
-#     the host at /var/run/docker.sock), data-root /var/lib/cdfleet/hostI/docker
+#     the host at /var/run/docker.sock), data-root /var/lib/cdfleet/hostI/docker,
+#     config /var/lib/cdfleet/hostI/daemon.json (the same path inside and out)
 #   - an sshd (Debian's openssh-server) on 10.231.I.2:22 with a host key made
 #     per fleet, keys only (/var/lib/cdfleet/hostI/etc: key, sshd_config).
 #     Authorized keys: /var/lib/cdfleet/ssh/authorized_keys/USER, root's is
@@ -56,9 +58,21 @@
 # containment_docker_host: the module uses the host's own socket. A fleet is
 # of one mode: `up` replaces hosts of the other mode.
 #
+# A TCP listener, either mode (CDFLEET_TCP_<I> at `up`, kept across restarts):
+#   tls    host I's dockerd also serves tcp://NET.I.2:2376 with --tlsverify: a CA
+#          made by openssl per fleet (/run/cdfleet/tls), a client certificate in
+#          DOCKER_CERT_PATH layout (/run/cdfleet/tls/client: ca.pem cert.pem key.pem),
+#          a server certificate naming NET.I.2 and hostI.cdfleet.test in the host's
+#          own run folder. Its inventory entry reaches it from this machine, as a
+#          controller reaches a remote engine: connection local, containment_docker_host
+#          tcp://NET.I.2:2376 and the containment_docker_* TLS variables of the role.
+#   plain  host I's dockerd also listens on tcp://NET.I.2:2375 without TLS (root for
+#          whoever reaches it: what the audit's tls_on_tcp fails). Inventory unchanged.
+#
 # `up` writes an Ansible inventory (group `fleet`) to $CDFLEET_INVENTORY
 # (default tests/fleet/.state/inventory.yml); each host's cdfleet_docker_host
-# is its engine as the controller reaches it (checks from outside). Needs root
+# is its engine as the controller reaches it (checks from outside), its
+# cdfleet_daemon_config the daemon.json its dockerd reads. Needs root
 # and Linux; on Debian, scripts/ensure-docker installs what it uses.
 set -euo pipefail
 
@@ -79,6 +93,7 @@ MODE=${CDFLEET_MODE:-local}
 NS_PREFIX=$PREFIX-host
 MNTNS_DIR=$RUN_ROOT/mntns
 SSH_DIR=$DATA_ROOT/ssh
+TLS_DIR=$RUN_ROOT/tls
 declare -A LAUNCHED=()
 
 say() { printf 'fleet: %s\n' "$*" >&2; }
@@ -176,30 +191,63 @@ net_up() { # netns + veth of host i
     ip -n "$ns" link set eth0 up
 }
 
-host_up() { # create netns + veth and start dockerd (does not wait); host_up I [CONFIG_JSON]
-    local i=$1 config=${2:-} ns dir
+host_up() { # create netns + veth and start dockerd (does not wait); host_up I [CONFIG_JSON [TCP]]
+    net_up "$1"
+    dockerd_up "$@"
+}
+
+# the daemon.json host i's dockerd reads: a local host's in its run dir; an SSH host's beside its
+# data root, a path that is the same inside the host and on this machine
+conf_of() { if is_ssh_host "$1"; then echo "$DATA_ROOT/host$1/daemon.json"; else echo "$(run_dir "$1")/daemon.json"; fi; }
+# host i's TCP listener, as its dockerd was started: tls, plain or nothing (kept in its run dir)
+tcp_of() { cat "$(run_dir "$1")/tcp" 2>/dev/null || true; }
+tls_name_of() { echo "host$1.$PREFIX.test"; }
+
+# host i's dockerd, for both kinds of host (does not wait); dockerd_up I [CONFIG_JSON [TCP]].
+# CONFIG_JSON becomes its daemon.json, TCP (tls, plain) its TCP listener; both are kept for
+# later starts (restart-engine, config). A local host's socket, pidfile and exec root are in its
+# run dir; an SSH host's dockerd runs in the host's mount namespace with Docker's defaults there
+# (/var/run is the host's own), its data root under the host's.
+dockerd_up() {
+    local i=$1 config=${2:-} tcp=${3:-} ns dir run data exec conf
+    local -a enter listen
     ns=$(ns_of "$i")
     dir=$(run_dir "$i")
-    net_up "$i"
-
-    mkdir -p "$dir/exec" "$DATA_ROOT/host$i"
-    if dockerd_pid "$i" >/dev/null; then
-        return 0
+    enter=(--net="/run/netns/$ns")
+    if is_ssh_host "$i"; then
+        enter+=(--mount="$(mntns_of "$i")")
+        run=/var/run data=$DATA_ROOT/host$i/docker exec=/var/run/docker
+    else
+        run=$dir data=$DATA_ROOT/host$i exec=$dir/exec
     fi
-    rm -f "$dir/docker.pid" "$dir/docker.sock"
+    mkdir -p "$dir" "$data"
+    dockerd_pid "$i" >/dev/null && return 0
+    rm -f "$(host_run "$i")/docker.pid" "$(host_run "$i")/docker.sock"
+    conf=$(conf_of "$i")
     if [[ -n $config ]]; then
-        printf '%s\n' "$config" >"$dir/daemon.json"
-    elif ! [[ -s $dir/daemon.json ]]; then
-        echo '{}' >"$dir/daemon.json"
+        printf '%s\n' "$config" >"$conf"
+    elif ! [[ -s $conf ]]; then
+        echo '{}' >"$conf"
     fi
+    [[ -n $tcp ]] && echo "$tcp" >"$dir/tcp"
+    listen=(--host "unix://$run/docker.sock")
+    case $(tcp_of "$i") in
+        tls)
+            tls_server_cert "$i"
+            listen+=(--host "tcp://$(addr_of "$i"):2376" --tlsverify --tlscacert "$run/tls/ca.pem"
+                --tlscert "$run/tls/server.pem" --tlskey "$run/tls/server-key.pem") ;;
+        # what CIS 2.7 fails: root for whoever reaches it. Said explicitly (--tls=false), or
+        # dockerd 20.10 delays its start by 15 s to show its deprecation warning
+        plain) listen+=(--host "tcp://$(addr_of "$i"):2375" --tls=false) ;;
+    esac
     printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
-    setsid nsenter --net="/run/netns/$ns" \
+    setsid nsenter "${enter[@]}" \
         dockerd \
-        --config-file "$dir/daemon.json" \
-        --host "$(sock_of "$i")" \
-        --data-root "$DATA_ROOT/host$i" \
-        --exec-root "$dir/exec" \
-        --pidfile "$dir/docker.pid" \
+        --config-file "$conf" \
+        "${listen[@]}" \
+        --pidfile "$run/docker.pid" \
+        --exec-root "$exec" \
+        --data-root "$data" \
         --containerd-namespace "$ns" \
         --containerd-plugins-namespace "$ns-plugins" \
         --cgroup-parent "/$ns" \
@@ -207,6 +255,51 @@ host_up() { # create netns + veth and start dockerd (does not wait); host_up I [
         --default-address-pool "base=10.232.0.0/16,size=24" \
         </dev/null >>"$dir/dockerd.log" 2>&1 9<&- &
     LAUNCHED[$i]=$!
+}
+
+# ------------------------------------------------------------------------------
+# Mutual TLS: a CA per fleet, a client certificate (DOCKER_CERT_PATH layout: ca.pem, cert.pem,
+# key.pem in $TLS_DIR/client) and a server certificate per TLS host, naming its address and
+# tls_name_of, in the host's own run folder (where its dockerd reads it: an SSH host's /run)
+pki_sign() { # pki_sign OUT SUBJECT EXTENSIONS: OUT.pem and OUT-key.pem, signed by the fleet's CA
+    local out=$1
+    printf '%b\n' "$3" >"$out.ext"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$out-key.pem" \
+        -subj "$2" -out "$out.csr" 2>/dev/null
+    openssl x509 -req -in "$out.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" -set_serial "0x$(openssl rand -hex 8)" \
+        -days 30 -sha256 -extfile "$out.ext" -out "$out.pem" 2>/dev/null
+    rm -f "$out.csr" "$out.ext"
+}
+
+tls_fleet_pki() { # the fleet's CA and client certificate (once)
+    openssl verify -CAfile "$TLS_DIR/ca.pem" "$TLS_DIR/client/cert.pem" >/dev/null 2>&1 && return 0
+    rm -rf "$TLS_DIR"
+    install -d -m 700 "$TLS_DIR"
+    mkdir -p "$TLS_DIR/client"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TLS_DIR/ca-key.pem" \
+        -subj "/CN=$PREFIX fleet CA" -days 30 -sha256 -out "$TLS_DIR/ca.pem" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    pki_sign "$TLS_DIR/client/cert" "/CN=$PREFIX fleet client" "extendedKeyUsage=clientAuth"
+    mv "$TLS_DIR/client/cert-key.pem" "$TLS_DIR/client/key.pem"
+    cp "$TLS_DIR/ca.pem" "$TLS_DIR/client/ca.pem"
+}
+
+tls_server_cert() { # host i's server certificate (again when the fleet's CA is new)
+    local i=$1 d
+    d=$(host_run "$i")/tls
+    tls_fleet_pki
+    openssl verify -CAfile "$TLS_DIR/ca.pem" "$d/server.pem" >/dev/null 2>&1 && return 0
+    install -d -m 700 "$d"
+    pki_sign "$d/server" "/CN=$(tls_name_of "$i")" \
+        "subjectAltName=DNS:$(tls_name_of "$i"),IP:$(addr_of "$i")\nextendedKeyUsage=serverAuth"
+    cp "$TLS_DIR/ca.pem" "$d/ca.pem"
+}
+
+# the docker CLI against host i's TCP listener with mutual TLS, as a remote client reaches it
+tls_docker() {
+    local i=$1
+    shift
+    DOCKER_CERT_PATH=$TLS_DIR/client docker --tlsverify -H "tcp://$(addr_of "$i"):2376" "$@"
 }
 
 host_wait() {
@@ -332,36 +425,11 @@ EOC
         /usr/sbin/sshd -D -e -f "$etc/sshd_config" </dev/null >>"$dir/sshd.log" 2>&1 9<&- &
 }
 
-ssh_dockerd_up() { # dockerd with its defaults inside the host (does not wait)
-    local i=$1 ns run dir
-    ns=$(ns_of "$i")
-    dir=$(run_dir "$i")
-    run=$dir/run
-    mkdir -p "$DATA_ROOT/host$i/docker"
-    dockerd_pid "$i" >/dev/null && return 0
-    rm -f "$run/docker.pid" "$run/docker.sock"
-    # /run/daemon.json inside the host (the machine's /etc/docker is the main engine's)
-    echo '{}' >"$run/daemon.json"
-    printf '\n=== %s fleet.sh starting dockerd for host%s\n' "$(date -Is)" "$i" >>"$dir/dockerd.log"
-    setsid nsenter --net="/run/netns/$ns" --mount="$(mntns_of "$i")" \
-        dockerd \
-        --config-file /run/daemon.json \
-        --data-root "$DATA_ROOT/host$i/docker" \
-        --containerd-namespace "$ns" \
-        --containerd-plugins-namespace "$ns-plugins" \
-        --cgroup-parent "/$ns" \
-        --bip "172.31.$i.1/24" \
-        --default-address-pool "base=10.232.0.0/16,size=24" \
-        </dev/null >>"$dir/dockerd.log" 2>&1 9<&- &
-    LAUNCHED[$i]=$!
-}
-
-ssh_host_up() { # netns, mount namespace, sshd, dockerd (does not wait for dockerd)
-    local i=$1
-    net_up "$i"
-    mntns_up "$i"
-    sshd_up "$i"
-    ssh_dockerd_up "$i"
+ssh_host_up() { # netns, mount namespace, sshd, dockerd (does not wait for dockerd); ssh_host_up I [CONFIG_JSON [TCP]]
+    net_up "$1"
+    mntns_up "$1"
+    sshd_up "$1"
+    dockerd_up "$@"
 }
 
 ssh_client() { # ssh_client I COMMAND...: as root to host i, as Ansible does
@@ -400,6 +468,19 @@ ssh_host_wait() { # dockerd answers, sshd lets root in, the host's Python has th
     fi
 }
 
+tls_inventory_entry() { # the inventory variables of a TLS host: reached from the controller over TCP
+    local i=$1
+    echo "      ansible_connection: local"
+    echo "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\""
+    echo "      containment_docker_host: tcp://$(addr_of "$i"):2376"
+    echo "      containment_docker_validate_certs: true"
+    echo "      containment_docker_ca_path: $TLS_DIR/client/ca.pem"
+    echo "      containment_docker_client_cert: $TLS_DIR/client/cert.pem"
+    echo "      containment_docker_client_key: $TLS_DIR/client/key.pem"
+    echo "      containment_docker_tls_hostname: $(tls_name_of "$i")"
+    echo "      cdfleet_cert_path: $TLS_DIR/client"
+}
+
 write_ssh_inventory() { # write_ssh_inventory N
     local n=$1 i tmp
     mkdir -p "$(dirname "$INVENTORY")"
@@ -409,20 +490,26 @@ write_ssh_inventory() { # write_ssh_inventory N
         echo "# Each host is a network and a mount namespace with its own /run, dockerd and sshd;"
         echo "# Ansible reaches it over SSH and the module uses the host's /usr/bin/python3 (Debian's"
         echo "# python3-docker) and /var/run/docker.sock. cdfleet_docker_host: the same engine as"
-        echo "# this machine reaches it (checks from outside)."
+        echo "# this machine reaches it (checks from outside). A TLS host (CDFLEET_TCP_<i>=tls) is reached"
+        echo "# from this machine instead, over TCP with mutual TLS."
         echo "---"
         echo "fleet:"
         echo "  hosts:"
         for ((i = 1; i <= n; i++)); do
             echo "    host$i:"
-            echo "      ansible_host: $(addr_of "$i")"
-            echo "      ansible_user: root"
-            echo "      ansible_ssh_private_key_file: $SSH_DIR/id_ed25519"
-            echo "      ansible_ssh_common_args: >-"
-            echo "        -o UserKnownHostsFile=$SSH_DIR/known_hosts -o GlobalKnownHostsFile=/dev/null"
-            echo "        -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
-            echo "      ansible_python_interpreter: /usr/bin/python3"
-            echo "      ansible_pipelining: true"
+            if [[ $(tcp_of "$i") == tls ]]; then
+                tls_inventory_entry "$i"
+            else
+                echo "      ansible_host: $(addr_of "$i")"
+                echo "      ansible_user: root"
+                echo "      ansible_ssh_private_key_file: $SSH_DIR/id_ed25519"
+                echo "      ansible_ssh_common_args: >-"
+                echo "        -o UserKnownHostsFile=$SSH_DIR/known_hosts -o GlobalKnownHostsFile=/dev/null"
+                echo "        -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+                echo "      ansible_python_interpreter: /usr/bin/python3"
+                echo "      ansible_pipelining: true"
+            fi
+            echo "      cdfleet_daemon_config: $(conf_of "$i")"
             echo "      cdfleet_netns: $(ns_of "$i")"
             echo "      cdfleet_address: $(addr_of "$i")"
             echo "      cdfleet_docker_host: $(sock_of "$i")"
@@ -519,9 +606,14 @@ write_inventory() { # write_inventory N
         echo "  hosts:"
         for ((i = 1; i <= n; i++)); do
             echo "    host$i:"
-            echo "      ansible_connection: local"
-            echo "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\""
-            echo "      containment_docker_host: $(sock_of "$i")"
+            if [[ $(tcp_of "$i") == tls ]]; then
+                tls_inventory_entry "$i"
+            else
+                echo "      ansible_connection: local"
+                echo "      ansible_python_interpreter: \"{{ ansible_playbook_python }}\""
+                echo "      containment_docker_host: $(sock_of "$i")"
+            fi
+            echo "      cdfleet_daemon_config: $(conf_of "$i")"
             echo "      cdfleet_netns: $(ns_of "$i")"
             echo "      cdfleet_address: $NET.$i.2"
             echo "      cdfleet_docker_host: $(sock_of "$i")"
@@ -531,8 +623,20 @@ write_inventory() { # write_inventory N
 }
 
 # ------------------------------------------------------------------------------
-start_host() { if [[ $MODE == ssh ]]; then ssh_host_up "$1"; else host_up "$1" "${2:-}"; fi; }
-wait_host() { if [[ $MODE == ssh ]]; then ssh_host_wait "$1"; else host_wait "$1"; fi; }
+start_host() { if [[ $MODE == ssh ]]; then ssh_host_up "$@"; else host_up "$@"; fi; }
+wait_host() {
+    local i=$1
+    if [[ $MODE == ssh ]]; then ssh_host_wait "$i" || return 1; else host_wait "$i" || return 1; fi
+    [[ $(tcp_of "$i") == tls ]] || return 0
+    # the TCP listener answers with the fleet's client certificate
+    for ((k = 0; k < WAIT * 5; k++)); do
+        tls_docker "$i" version --format '{{.Server.Version}}' >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    say "host$i: tcp://$(addr_of "$i"):2376 does not answer with mutual TLS:"
+    tls_docker "$i" version >&2 || true
+    return 1
+}
 
 cmd_up() {
     local n=${1:-}
@@ -543,12 +647,20 @@ cmd_up() {
     esac
     if ! [[ $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 200)); then die "usage: fleet.sh up N [--ssh]   (1 <= N <= 200)"; fi
     [[ $MODE == local || $MODE == ssh ]] || die "CDFLEET_MODE must be local or ssh"
+    local start=$SECONDS i var
+    for ((i = 1; i <= n; i++)); do
+        var=CDFLEET_TCP_$i
+        case ${!var:-} in
+            '' | plain) ;;
+            tls) command -v openssl >/dev/null || die "openssl not found (on Debian: apt-get install openssl)" ;;
+            *) die "$var must be tls or plain" ;;
+        esac
+    done
     if [[ $MODE == ssh ]]; then
         for t in /usr/sbin/sshd ssh ssh-keygen unshare; do
             command -v "$t" >/dev/null || die "$t not found (on Debian: scripts/ensure-test-packages installs openssh-server)"
         done
     fi
-    local start=$SECONDS i
 
     # the main engine and the test images on it (no-ops when already there)
     # (9<&-: a daemon started there must not inherit our lock)
@@ -570,11 +682,11 @@ cmd_up() {
     fi
 
     mkdir -p "$RUN_ROOT" "$DATA_ROOT"
-    local var
+    local json tcp
     [[ $MODE == ssh ]] && ssh_fleet_keys
     for ((i = 1; i <= n; i++)); do
-        var=CDFLEET_DAEMON_JSON_$i  # local hosts only: an SSH host's dockerd keeps its defaults
-        start_host "$i" "${!var:-}"
+        json=CDFLEET_DAEMON_JSON_$i tcp=CDFLEET_TCP_$i
+        start_host "$i" "${!json:-}" "${!tcp:-}"
     done
     [[ $MODE == ssh ]] && write_known_hosts "$n"
     for ((i = 1; i <= n; i++)); do wait_host "$i"; done
@@ -614,7 +726,7 @@ cmd_down() {
     # the SSH hosts' namespace folder and the fleet's keys
     if is_mounted "$MNTNS_DIR"; then umount "$MNTNS_DIR" || say "could not unmount $MNTNS_DIR"; fi
     [[ -d $MNTNS_DIR ]] && { rmdir "$MNTNS_DIR" || say "could not remove $MNTNS_DIR"; }
-    rm -rf "$SSH_DIR"
+    rm -rf "$SSH_DIR" "$TLS_DIR"
     rmdir "$RUN_ROOT" "$DATA_ROOT" 2>/dev/null || true
     rm -f "$INVENTORY"
     rmdir "$(dirname "$INVENTORY")" 2>/dev/null || true
@@ -622,7 +734,7 @@ cmd_down() {
 }
 
 cmd_status() {
-    local i ns pid ver running
+    local i ns pid ver running tcp
     local -a hosts
     mapfile -t hosts < <(existing_hosts)
     if ((${#hosts[@]} == 0)); then
@@ -635,12 +747,18 @@ cmd_status() {
         pid=$(dockerd_pid "$i" || echo -)
         if ver=$(hdocker "$i" version --format '{{.Server.Version}}' 2>/dev/null); then
             running=$(hdocker "$i" ps -q | wc -l)
+            tcp=
+            case $(tcp_of "$i") in
+                tls) tcp="  tcp://$NET.$i.2:2376 (mutual TLS: $(tls_docker "$i" version --format ok 2>/dev/null || echo DOWN))" ;;
+                plain) tcp="  tcp://$NET.$i.2:2375 (plaintext)" ;;
+            esac
             if is_ssh_host "$i"; then
-                echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  ssh=root@$NET.$i.2 sshd=$(sshd_pid "$i" || echo DOWN)"
+                echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  ssh=root@$NET.$i.2 sshd=$(sshd_pid "$i" || echo DOWN)$tcp"
                 sshd_pid "$i" >/dev/null || bad=1
             else
-                echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")"
+                echo "host$i  netns=$ns  address=$NET.$i.2  dockerd=$pid  engine=$ver  running=$running  $(sock_of "$i")$tcp"
             fi
+            [[ $tcp != *DOWN* ]] || bad=1
         else
             echo "host$i  netns=$([[ -e /run/netns/$ns ]] && echo "$ns" || echo missing)  dockerd=$pid  engine=DOWN"
             bad=1
@@ -678,7 +796,7 @@ cmd_restart_engine() {
     kill "-$sig" "$pid"
     # a graceful stop stops every container first (up to its stop timeout)
     wait_gone "$WAIT" "${pids[@]}" || die "host$i: dockerd or containerd (${pids[*]}) still there ${WAIT}s after SIG$sig"
-    if is_ssh_host "$i"; then ssh_dockerd_up "$i"; else host_up "$i"; fi
+    dockerd_up "$i"
     host_wait "$i"
     say "host$i: engine restarted (SIG$sig)"
 }
@@ -690,7 +808,7 @@ cmd_config() {
     local i=${1:-} file=${2:-}
     [[ $i =~ ^[0-9]+$ && -f $file ]] || die "usage: fleet.sh config I FILE"
     [[ -d $(run_dir "$i") ]] || die "host$i is not up"
-    cp "$file" "$(run_dir "$i")/daemon.json"
+    cp "$file" "$(conf_of "$i")"
     cmd_restart_engine "$i"
 }
 

@@ -12,6 +12,9 @@
 # the fleet's key and known_hosts, that /var/run/docker.sock inside a host is that
 # host's own engine, that its Python has the Docker SDK, and, after down, that no
 # process of the hosts' mount namespaces (sshd and its sessions included) is left.
+# Host N serves its engine also over TCP with mutual TLS (CDFLEET_TCP_N=tls): it answers
+# with the fleet's client certificate, refuses a client without one, and its inventory entry
+# reaches it from this machine; its CA and certificates go with `down`.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -49,6 +52,7 @@ if [[ $("$fleet" status 2>/dev/null) != "no fleet hosts" ]]; then
 fi
 
 t0=$(now)
+export "CDFLEET_TCP_$N=tls"
 # shellcheck disable=SC2086
 "$fleet" up "$N" $MODE
 t1=$(now)
@@ -78,6 +82,32 @@ if [[ -n $MODE ]]; then
         -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o PubkeyAuthentication=no "root@$NET.1.2" true 2>/dev/null; }
     check "host1: no login without the key (no passwords)" wrong_key
 fi
+
+tls_url=tcp://$NET.$N.2:2376
+with_cert() { DOCKER_CERT_PATH=/run/$P/tls/client docker --tlsverify -H "$tls_url" version --format '{{.Server.Version}}'; }
+raw_tls() { # raw_tls [CERT KEY]: GET /version over TLS with Python's ssl, the fleet's CA trusted
+    python3 - "$NET.$N.2" "/run/$P/tls/client/ca.pem" "$@" <<'EOP' 2>/dev/null
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+if len(sys.argv) > 3:
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+with ctx.wrap_socket(socket.create_connection((sys.argv[1], 2376), timeout=5), server_hostname=sys.argv[1]) as s:
+    s.sendall(b"GET /version HTTP/1.0\r\n\r\n")
+    sys.exit(0 if s.recv(64).startswith(b"HTTP/1.0 200") else 1)
+EOP
+}
+# the handshake (or the first read after it) fails without a client certificate, not with it
+without_cert() { raw_tls "/run/$P/tls/client/cert.pem" "/run/$P/tls/client/key.pem" && ! raw_tls; }
+tls_inventory() { python3 - "${CDFLEET_INVENTORY:-$here/.state/inventory.yml}" "host$N" "$tls_url" <<'EOP'
+import sys, yaml
+h = yaml.safe_load(open(sys.argv[1]))["fleet"]["hosts"][sys.argv[2]]
+sys.exit(not (h["ansible_connection"] == "local" and h["containment_docker_host"] == sys.argv[3]
+              and h["containment_docker_validate_certs"] is True and h["containment_docker_tls_hostname"]))
+EOP
+}
+check "host$N: $tls_url answers with the fleet's client certificate (--tlsverify)" quiet with_cert
+check "host$N: $tls_url refuses a client without a certificate" without_cert
+check "host$N: its inventory entry reaches $tls_url from this machine with the TLS variables" tls_inventory
 
 for ((i = 1; i <= N; i++)); do
     DOCKER_HOST=$(sock "$i")

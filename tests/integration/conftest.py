@@ -4,10 +4,14 @@
     sandbox   -- per test: an integration_helpers.Sandbox (unique name prefix, run() of
                  playbooks); its containers, networks and image tags are removed after
                  the test, also when it fails.
-    ssh_fleet -- session: two SSH hosts (tests/fleet/fleet.sh up 2 --ssh) of the session's own
+    ssh_fleet -- session: three SSH hosts (tests/fleet/fleet.sh up 3 --ssh) of the session's own
                  fleet prefix and net, shared by every test module that uses them (test_role.py,
-                 test_audit_playbook.py), taken down at the end. Ansible reaches them over SSH;
-                 the module runs there with /usr/bin/python3 and Debian's python3-docker.
+                 test_audit_playbook.py, test_connection.py), taken down at the end. Ansible
+                 reaches host1 and host2 over SSH; the module runs there with /usr/bin/python3 and
+                 Debian's python3-docker. host3 (CDFLEET_TCP_3=tls) serves its engine also on
+                 tcp://NET.3.2:2376 with mutual TLS; its inventory entry reaches it from the
+                 controller with the role's TLS variables. `trap_env` sets REQUESTS_CA_BUNDLE and
+                 CURL_CA_BUNDLE to an unrelated CA (`other_ca`), as corporate hosts do.
     ssh_user  -- session: a non-root user on those hosts (they share this machine's
                  /etc/passwd), allowed in with the fleet's key, not in group docker; removed
                  at the end.
@@ -16,13 +20,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 
 import pytest
 import yaml
 
-from integration_helpers import TOP, Sandbox, docker
+from integration_helpers import TOP, Sandbox, docker, openssl_ca
 
 FLEET = TOP / "tests" / "fleet" / "fleet.sh"
 # The session's SSH fleet: names and addresses of its own, beside the default fleet (cdfleet),
@@ -50,11 +55,16 @@ def sandbox(tmp_path, engine):
 
 
 class SshFleet(object):
-    """The session's SSH hosts: `inventory` (fleet.sh's, group fleet), `hosts` (its host variables)."""
+    """The session's SSH hosts: `inventory` (fleet.sh's, group fleet), `hosts` (its host variables),
+    `tls_host` (the one reached over TCP with mutual TLS), `other_ca` and `trap_env`."""
 
-    def __init__(self, inventory):
+    tls_host = "host3"
+
+    def __init__(self, inventory, other_ca):
         self.inventory = inventory
         self.hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["fleet"]["hosts"]
+        self.other_ca = other_ca
+        self.trap_env = {"REQUESTS_CA_BUNDLE": str(other_ca[0]), "CURL_CA_BUNDLE": str(other_ca[0])}
 
     def docker(self, host, *args, check=True):
         """The docker CLI on this machine against `host`'s engine (checks from outside)."""
@@ -82,13 +92,16 @@ def ssh_fleet(engine, tmp_path_factory):
         pytest.skip("the SSH fleet needs root (network and mount namespaces, dockerd, sshd)")
     if not os.path.exists("/usr/sbin/sshd"):
         pytest.skip("no /usr/sbin/sshd for the SSH fleet: scripts/ensure-test-packages installs openssh-server")
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl for the SSH fleet's TLS host: scripts/ensure-test-packages installs it")
     if subprocess.run(["/usr/bin/python3", "-c", "import docker"], check=False, capture_output=True).returncode:
         pytest.skip("/usr/bin/python3 has no Docker SDK for the SSH fleet: scripts/ensure-test-packages installs python3-docker")
-    inventory = tmp_path_factory.mktemp("ssh-fleet") / "inventory.yml"
-    env = dict(os.environ, CDFLEET_INVENTORY=str(inventory), **SSH_FLEET_ENV)
+    workdir = tmp_path_factory.mktemp("ssh-fleet")
+    inventory = workdir / "inventory.yml"
+    env = dict(os.environ, CDFLEET_INVENTORY=str(inventory), CDFLEET_TCP_3="tls", **SSH_FLEET_ENV)
     try:
-        subprocess.run([str(FLEET), "up", "2", "--ssh"], check=True, timeout=600, env=env)
-        yield SshFleet(inventory)
+        subprocess.run([str(FLEET), "up", "3", "--ssh"], check=True, timeout=600, env=env)
+        yield SshFleet(inventory, openssl_ca(workdir, "other-ca"))
     finally:
         subprocess.run([str(FLEET), "down"], check=False, timeout=600, env=env)
 

@@ -4,6 +4,7 @@
                   containment.docker.* modules through ansible-playbook, and `cleanup()`,
                   which removes every container, network and image tag with the prefix.
     docker()   -- the docker CLI;  inspect() -- `docker inspect` of a container, or None.
+    openssl_ca(), openssl_cert() -- a CA and certificates it signs, made by openssl.
 
 The docker CLI, not the collection's engine layer, so the code under test is checked from
 outside. The collection is found as installed: tests/conftest.py exports
@@ -37,6 +38,28 @@ def inspect(name):
     """`docker inspect` of a container, or None when there is none."""
     proc = docker("container", "inspect", name, check=False)
     return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+
+
+def openssl_ca(directory, name):
+    """A CA of its own made by openssl: (certificate, key) paths in `directory`."""
+    key, cert = directory / ("%s-key.pem" % name), directory / ("%s.pem" % name)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-subj", "/CN=%s" % name, "-days", "2", "-sha256", "-out", str(cert),
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def openssl_cert(directory, name, ca, subject, extensions):
+    """A certificate signed by `ca` ((certificate, key)): (certificate, key) paths in `directory`."""
+    key, csr, cert, ext = (directory / ("%s-key.pem" % name), directory / ("%s.csr" % name),
+                           directory / ("%s.pem" % name), directory / ("%s.ext" % name))
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-subj", subject, "-out", str(csr)], check=True, capture_output=True)
+    ext.write_text(extensions, encoding="utf-8")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]), "-CAcreateserial",
+                    "-days", "2", "-sha256", "-extfile", str(ext), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
 
 
 def free_port():

@@ -1,7 +1,10 @@
-"""How the modules reach engines, against real engines: a dockerd of its own serving TCP with
-mutual TLS in a network namespace (tls_engine.py), and the machine's engine for the local
-failure modes. Every TLS run has REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE pointing at an unrelated
-CA, as on corporate hosts: the engine's own CA (ca_path) must win.
+"""How the modules reach engines, against real engines: the session's SSH fleet's TLS host
+(conftest.py ssh_fleet: its dockerd serves tcp://NET.3.2:2376 with --tlsverify, a CA and
+certificates made by tests/fleet/fleet.sh), reached from the controller with the TLS options its
+inventory entry gives, and the machine's engine for the local failure modes. Every TLS run has
+REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE pointing at an unrelated CA, as on corporate hosts: the
+engine's own CA (ca_path) must win. The role and the audit playbook through the TLS host run in
+test_role.py's fleet test.
 
 The modules run with the venv's Docker SDK and, where installed (scripts/ensure-test-packages),
 with Debian's python3-docker in /usr/bin/python3, as on a managed host.
@@ -19,11 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, Sandbox, inspect
-from tls_engine import SERVER_NAME, TlsEngine
-
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("openssl") or not shutil.which("nsenter"),
-                                reason="needs root, openssl and nsenter (scripts/ensure-test-packages)")
+from integration_helpers import Sandbox, inspect, openssl_cert
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -42,30 +41,43 @@ def sdk_pythons():
     return found
 
 
+class TlsHost(object):
+    """The SSH fleet's TLS host as its inventory entry says (containment_docker_* -> module options),
+    a client certificate of the unrelated CA (`stranger`), and the docker CLI on its unix socket."""
+
+    def __init__(self, fleet, workdir):
+        self.fleet, self.name = fleet, fleet.tls_host
+        self.vars = fleet.hosts[self.name]
+        self.url = self.vars["containment_docker_host"]
+        self.address = self.vars["cdfleet_address"]
+        self.server_name = self.vars["containment_docker_tls_hostname"]
+        self.cert_dir = Path(self.vars["cdfleet_cert_path"])  # DOCKER_CERT_PATH layout
+        self.daemon_config = self.vars["cdfleet_daemon_config"]
+        self.workdir = workdir
+        self.other_ca, self.trap_env = fleet.other_ca, fleet.trap_env
+        self.stranger = openssl_cert(workdir, "stranger", self.other_ca, "/CN=stranger", "extendedKeyUsage=clientAuth\n")
+
+    def options(self, **more):
+        """Module options that reach the engine with mutual TLS: the inventory's variables."""
+        options = dict((k[len("containment_docker_"):], v) for k, v in self.vars.items()
+                       if k.startswith("containment_docker_") and k != "containment_docker_host")
+        options.update(docker_host=self.url, **more)
+        return options
+
+    def docker(self, *args, check=True):
+        return self.fleet.docker(self.name, *args, check=check)
+
+
 @pytest.fixture(scope="module")
-def tls_engine(engine, tmp_path_factory):
-    prefix = os.environ.get("CDFLEET_PREFIX", "cdcon")[:6]
-    net = os.environ.get("CDFLEET_NET", "10.245")
-    served = TlsEngine(tmp_path_factory.mktemp("tls-engine"), prefix=prefix, net=net)
-    try:
-        served.start([engine["CONTAINMENT_IMAGE_BUSYBOX_1"]])
-        served.trap_env = {"REQUESTS_CA_BUNDLE": str(served.other_ca[0]), "CURL_CA_BUNDLE": str(served.other_ca[0])}
-        yield served
-    finally:
-        served.stop()
-        assert served.leftovers() == [], "the TLS engine left things behind"
+def tls_engine(ssh_fleet, tmp_path_factory):
+    return TlsHost(ssh_fleet, tmp_path_factory.mktemp("tls-host"))
 
 
 @pytest.fixture
 def remote(tls_engine, sandbox):
-    """The sandbox's containers and networks on the TLS engine are removed after the test too."""
+    """The sandbox's containers and networks on the TLS host are removed after the test too."""
     yield tls_engine
-    ids = tls_engine.docker("ps", "-aq", "--filter", "name=^/" + sandbox.prefix, check=False).stdout.split()
-    if ids:
-        tls_engine.docker("rm", "-f", *ids, check=False)
-    nets = tls_engine.docker("network", "ls", "-q", "--filter", "name=containment_" + sandbox.prefix, check=False).stdout.split()
-    if nets:
-        tls_engine.docker("network", "rm", *nets, check=False)
+    tls_engine.fleet.remove(sandbox.prefix)
 
 
 def remote_inspect(tls_engine, name):
@@ -90,7 +102,10 @@ def msg(result):
 @pytest.mark.parametrize("python", sdk_pythons())
 def test_deploy_rerun_and_audit_through_mutual_tls(remote, sandbox, python):
     spec = dict(service(sandbox), **remote.options())
-    audit = dict(remote.options(), names=[sandbox.prefix + "*"], _module="containment.docker.secure_container_audit")
+    # the fleet's hosts share this machine's /proc, so the audit finds the TLS host's dockerd and reads
+    # its daemon.json and command line, as it does when it runs on the engine host
+    audit = dict(remote.options(), names=[sandbox.prefix + "*"], daemon_config=remote.daemon_config,
+                 _module="containment.docker.secure_container_audit")
     created, rerun, changed, audit = sandbox.run([spec, spec, dict(spec, memory="48m"), audit], python=python,
                                                  env=remote.trap_env)
     assert not created.get("failed"), created.get("msg")
@@ -103,30 +118,35 @@ def test_deploy_rerun_and_audit_through_mutual_tls(remote, sandbox, python):
     assert not audit.get("failed"), audit.get("msg")
     assert audit["engine"]["docker_host"] == remote.url
     assert [c["name"] for c in audit["containers"]] == [spec["name"]]
+    tls_on_tcp = dict((f["control"], f) for f in audit["daemon"]["findings"])["tls_on_tcp"]
+    assert tls_on_tcp["status"] == "pass", tls_on_tcp
+    assert tls_on_tcp["evidence"] == {"setting hosts": ["unix:///var/run/docker.sock", remote.url],
+                                      "setting tlsverify": True}
 
 
 def test_the_docker_cli_environment_reaches_the_engine(remote, sandbox):
     env = dict(remote.trap_env, DOCKER_HOST=remote.url, DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(remote.cert_dir),
-               DOCKER_TLS_HOSTNAME=SERVER_NAME, DOCKER_API_VERSION="1.41")
+               DOCKER_TLS_HOSTNAME=remote.server_name, DOCKER_API_VERSION="1.41")
     result = sandbox.run({"names": ["nothing-*"]}, env=env, module="containment.docker.secure_container_audit")
     assert not result.get("failed"), result.get("msg")
     assert result["engine"]["docker_host"] == remote.url and result["engine"]["server_version"]
 
 
 def test_tls_failures_name_the_certificate_and_the_host_name(remote, sandbox):
-    pki = remote.pki
+    pki = remote.workdir
     spec = service(sandbox)
     results = sandbox.run([
         dict(spec, **remote.options(ca_path=str(remote.other_ca[0]))),
         dict(spec, **remote.options(tls_hostname="wrong.example")),
-        dict(spec, **remote.options(tls_hostname=SERVER_NAME, state="absent")),
+        # the engine's address, not tls_hostname: checked against the certificate's IP address
+        dict(spec, state="absent", **dict((k, v) for k, v in remote.options().items() if k != "tls_hostname")),
         dict(spec, **dict((k, v) for k, v in remote.options().items() if k not in ("client_cert", "client_key"))),
         dict(spec, **remote.options(client_cert=str(remote.stranger[0]), client_key=str(remote.stranger[1]))),
         dict(spec, **remote.options(client_key=str(pki / "nope.pem"))),
         dict(spec, docker_host=remote.url),
         dict(spec, docker_host=remote.url, allow_plaintext_tcp=True),
     ], env=remote.trap_env)
-    wrong_ca, wrong_name, right_name, no_cert, stranger, no_file, plaintext, plaintext_allowed = results
+    wrong_ca, wrong_name, by_address, no_cert, stranger, no_file, plaintext, plaintext_allowed = results
     assert msg(wrong_ca) == (
         "the engine at %s:2376 presented a certificate that ca_path (%s) does not trust: unable to get local issuer "
         "certificate. Fix: set ca_path to the CA that signed the engine's certificate (the CA of dockerd --tlscacert's "
@@ -135,7 +155,7 @@ def test_tls_failures_name_the_certificate_and_the_host_name(remote, sandbox):
     assert msg(wrong_name).startswith("the engine at %s:2376 presented a certificate that does not name "
                                       "'wrong.example'" % remote.address)
     assert "set tls_hostname to a name in the certificate's subject alternative names" in msg(wrong_name)
-    assert not right_name.get("failed"), right_name.get("msg")
+    assert not by_address.get("failed"), by_address.get("msg")
     for refused in (no_cert, stranger):
         assert msg(refused).startswith("the engine at %s:2376 refused the TLS handshake: it requires a client "
                                        "certificate signed by its own CA" % remote.address)
@@ -148,52 +168,6 @@ def test_tls_failures_name_the_certificate_and_the_host_name(remote, sandbox):
                                      % remote.url)
     assert msg(plaintext_allowed).startswith("the engine at %s:2376 speaks TLS and the module did not" % remote.address)
     assert remote_inspect(remote, spec["name"]) is None, "nothing was created"
-
-
-def test_role_and_audit_playbook_through_tls_with_unreachable_and_not_audited_hosts(remote, sandbox, tmp_path):
-    """The role deploys through the TLS engine from containment_docker_* inventory variables; the
-    audit playbook then reports it, a host without the Docker SDK as not audited (with the SDK
-    message) and a host SSH cannot reach as unreachable."""
-    no_sdk = tmp_path / "no-sdk"
-    subprocess.run([SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else "python3", "-m", "venv", "--without-pip",
-                    str(no_sdk)], check=True)
-    tls_vars = dict(("containment_" + k if k == "docker_host" else "containment_docker_" + k, v)
-                    for k, v in remote.options().items())
-    inventory = {"all": {"hosts": {
-        "tlshost": dict(tls_vars, ansible_connection="local", ansible_python_interpreter="{{ ansible_playbook_python }}",
-                        secure_services_prune=False, secure_services_services=[service(sandbox, "role")]),
-        "nosdk": {"ansible_connection": "local", "ansible_python_interpreter": str(no_sdk / "bin" / "python")},
-        "gone": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh", "ansible_user": "nobody",
-                 "ansible_ssh_common_args": "-o BatchMode=yes -o StrictHostKeyChecking=no"},
-    }}}
-    (tmp_path / "hosts.yml").write_text(json.dumps(inventory), encoding="utf-8")
-    env = dict(os.environ, **dict(ANSIBLE_ENV, **remote.trap_env))
-
-    def playbook(name, **extra):
-        proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "hosts.yml"), "containment.docker.%s" % name,
-                               "-e", json.dumps(extra)], capture_output=True, text=True, env=env, timeout=300,
-                              check=False)
-        (tmp_path / ("%s.txt" % name)).write_text(proc.stdout + proc.stderr, encoding="utf-8")
-        return proc
-
-    deployed = playbook("deploy", containment_deploy_hosts="tlshost")
-    assert deployed.returncode == 0, deployed.stdout[-3000:]
-    assert remote_inspect(remote, sandbox.name("role"))["State"]["Running"] is True
-
-    audited = playbook("audit", containment_audit_report_dir=str(tmp_path / "reports"),
-                       containment_audit_names=[sandbox.prefix + "*"])
-    assert audited.returncode != 0, "hosts not audited fail the run"
-    report = json.loads((tmp_path / "reports" / "report.json").read_text(encoding="utf-8"))
-    hosts = dict((h["host"], h) for h in report["hosts"])
-    assert hosts["tlshost"]["status"] == "ok"
-    assert [c["name"] for c in hosts["tlshost"]["containers"]] == [sandbox.name("role")]
-    assert hosts["nosdk"]["status"] == "not_audited"
-    assert hosts["nosdk"]["error"].startswith("not audited: the Docker SDK for Python (import docker), 4.1.0 or newer, "
-                                              "is not installed, on %s with Python %s" % (socket.gethostname(),
-                                                                                          no_sdk / "bin" / "python"))
-    assert hosts["gone"]["status"] == "unreachable" and hosts["gone"]["error"].startswith("unreachable: ")
-    assert report["summary"]["unreachable_hosts"] == ["gone"] and report["summary"]["not_audited_hosts"] == ["nosdk"]
-    assert "nosdk: not audited: the Docker SDK" in audited.stdout and "gone: unreachable: " in audited.stdout
 
 
 # ------------------------------------------------------------------ the local engine's failure modes

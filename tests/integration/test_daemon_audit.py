@@ -3,7 +3,8 @@ prefix and network): the audit's daemon controls over daemons started with weak 
 settings, containers judged by what the kernel shows, and the role secure_engine converging a
 daemon while its containers keep running.
 
-    host1  daemon.json {} (Docker's defaults), later no-new-privileges turned on
+    host1  daemon.json {} (Docker's defaults), later no-new-privileges turned on; its dockerd also
+           listens on plaintext TCP (fleet.sh CDFLEET_TCP_1=plain: -H tcp://NET.1.2:2375 --tls=false)
     host2  the hardened daemon.json of the role's defaults
     host3  a user's daemon.json (a registry mirror, an insecure registry), hardened by the role
 
@@ -33,7 +34,8 @@ AUDIT = "containment.docker.secure_container_audit"
 HARDENED = yaml.safe_load((TOP / "roles" / "secure_engine" / "defaults" / "main.yml").read_text())["secure_engine_hardened"]
 USER_CONFIG = {"registry-mirrors": ["https://mirror.example.com"], "insecure-registries": ["registry.lab:5000"]}
 INSECURE_REASON = "the lab registry gets its certificate in Q3 (ticket LAB-12)"
-WEAK_FAILS = ["live_restore", "default_log_limits", "icc_disabled", "userland_proxy_off", "default_no_new_privileges"]
+WEAK_FAILS = ["live_restore", "default_log_limits", "icc_disabled", "userland_proxy_off", "default_no_new_privileges",
+              "tls_on_tcp"]
 
 
 def fleet_sh(*args, env=None):
@@ -59,7 +61,7 @@ def fleet(engine, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("daemon-fleet")
     inventory = tmp / "inventory.yml"
     try:
-        fleet_sh("up", "3", env={"CDFLEET_INVENTORY": str(inventory)})
+        fleet_sh("up", "3", env={"CDFLEET_INVENTORY": str(inventory), "CDFLEET_TCP_1": "plain"})
         hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["fleet"]["hosts"]
         for name, host in hosts.items():
             host["containment_docker_daemon_config"] = "%s/%s/daemon.json" % (RUN, name)
@@ -132,7 +134,15 @@ def test_defaults_fail_and_hardened_settings_pass_every_daemon_control(fleet, bo
     fixes = dict((f["control"], f) for f in weak["daemon"]["findings"])
     assert fixes["live_restore"]["evidence"] == {"info.LiveRestoreEnabled": False}
     assert fixes["icc_disabled"]["evidence"]["bridge com.docker.network.bridge.enable_icc"] == "true"
-    assert all('daemon.json' in fixes[c]["fix"] for c in WEAK_FAILS)
+    assert all('daemon.json' in fixes[c]["fix"] for c in WEAK_FAILS if c != "tls_on_tcp")
+    # CIS 2.7 on the real daemon: its plaintext TCP listener, read from its command line
+    plaintext = "tcp://%s:2375" % fleet["hosts"]["host1"]["cdfleet_address"]
+    assert fixes["tls_on_tcp"]["evidence"] == {"setting hosts": [fleet["sockets"]["host1"], plaintext],
+                                               "setting tlsverify": False}
+    assert fixes["tls_on_tcp"]["message"] == ("the daemon listens on %s without tlsverify: anyone who reaches it is "
+                                              "root on the host" % plaintext)
+    assert fixes["tls_on_tcp"]["fix"].startswith('listen on the unix socket only, or set "tlsverify": true')
+    assert daemon_statuses(hardened)["tls_on_tcp"] == "pass"  # the unix socket only
 
 
 def test_away_from_the_engine_host_unread_settings_warn(fleet, box):

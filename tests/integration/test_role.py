@@ -6,8 +6,10 @@
 - A policy breach is refused by the module naming the service, before anything changes.
 - A failed batch stops the rollout: later batches are never deployed.
 - Over SSH on the session's SSH fleet (conftest.py ssh_fleet; the module runs on each host with
-  /usr/bin/python3 and Debian's python3-docker): deploy, rerun unchanged, check-diff, a rollback
-  of a crashing version, and the audit.
+  /usr/bin/python3 and Debian's python3-docker) and, in the same runs, from the controller through
+  its TLS host's mutual-TLS engine (the role's containment_docker_* TLS variables from fleet.sh's
+  inventory, REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE set to an unrelated CA): deploy, rerun
+  unchanged, check-diff, a rollback of a crashing version, and the audit.
 
 The engine tests use the shared local engine, or the shared SSH fleet: names carry the sandbox
 prefix, prune is off.
@@ -32,9 +34,9 @@ AUDIT = str(TOP / "playbooks" / "audit.yml")
 EXAMPLE = TOP / "playbooks" / "inventory" / "example"
 
 
-def playbook(args, timeout=300):
+def playbook(args, timeout=300, env=None):
     proc = subprocess.run([ANSIBLE_PLAYBOOK, *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **ANSIBLE_ENV), check=False)
+                          env=dict(os.environ, **dict(ANSIBLE_ENV, **(env or {}))), check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -208,8 +210,10 @@ def test_deploy_checks_each_host_once_and_again_when_its_variables_change(tmp_pa
     assert "Converge all services of this host" not in output
 
 
-def test_deploy_rerun_check_diff_rollback_and_audit_over_ssh(ssh_fleet, sandbox, tmp_path):
+def test_deploy_rerun_check_diff_rollback_and_audit_over_ssh_and_tls(ssh_fleet, sandbox, tmp_path):
     inventory = str(ssh_fleet.inventory)
+    tls = ssh_fleet.tls_host
+    assert ssh_fleet.hosts[tls]["containment_docker_host"].startswith("tcp://")
     web, api = sandbox.name("web"), sandbox.name("api")
     base = {"image": "containment-test/busybox:1", "memory": "32m", "cpus": 0.1, "grace_period": 1, "pull": "never",
             "healthcheck": {"test": "true", "interval": "1s"}}
@@ -217,7 +221,7 @@ def test_deploy_rerun_check_diff_rollback_and_audit_over_ssh(ssh_fleet, sandbox,
     def deploy(step, services, *args):
         extra = tmp_path / ("%s.json" % step)
         extra.write_text(json.dumps({"secure_services_prune": False, "secure_services_services": services}), encoding="utf-8")
-        rc, output = playbook(["-i", inventory, DEPLOY, "-e", "@%s" % extra, *args])
+        rc, output = playbook(["-i", inventory, DEPLOY, "-e", "@%s" % extra, *args], env=ssh_fleet.trap_env)
         (tmp_path / ("%s.txt" % step)).write_text(output, encoding="utf-8")
         return rc, output
 
@@ -241,7 +245,7 @@ def test_deploy_rerun_check_diff_rollback_and_audit_over_ssh(ssh_fleet, sandbox,
 
         rc, output = deploy("rerun", v1)
         assert rc == 0, output
-        assert recap_changed(output) == {"host1": 0, "host2": 0}, output
+        assert recap_changed(output) == dict((host, 0) for host in ssh_fleet.hosts) == {"host1": 0, "host2": 0, tls: 0}, output
         assert all(live(host, name)["Id"] == cid for (host, name), cid in ids.items())
 
         v2 = [dict(v1[0], memory="48m"), v1[1]]
@@ -268,12 +272,15 @@ def test_deploy_rerun_check_diff_rollback_and_audit_over_ssh(ssh_fleet, sandbox,
         # (tests/integration/test_daemon_audit.py covers those)
         audit_vars = {"containment_audit_hosts": "fleet", "containment_audit_names": [sandbox.prefix + "*"],
                       "containment_audit_report_dir": str(report_dir), "containment_audit_daemon": False}
-        rc, output = playbook(["-i", inventory, AUDIT, "-e", json.dumps(audit_vars)])
+        rc, output = playbook(["-i", inventory, AUDIT, "-e", json.dumps(audit_vars)], env=ssh_fleet.trap_env)
         assert rc == 0, output
         report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
         assert report["passed"] is True
+        assert sorted(host["host"] for host in report["hosts"]) == sorted(ssh_fleet.hosts)
         for host in report["hosts"]:
-            assert host["status"] == "ok" and host["engine"]["docker_host"] == "unix:///var/run/docker.sock"
+            # on the host's own socket over SSH; the TLS host's engine from the controller
+            engine = ssh_fleet.hosts[host["host"]].get("containment_docker_host", "unix:///var/run/docker.sock")
+            assert host["status"] == "ok" and host["engine"]["docker_host"] == engine, host
             assert sorted(c["name"] for c in host["containers"]) == sorted([api, web])
     finally:
         ssh_fleet.remove(sandbox.prefix)
