@@ -38,7 +38,7 @@ class ActionModule(ActionBase):
         if problem:
             return dict(result, failed=True, msg='containment.docker.audit_console: %s' % problem)
         colour = choice == 'always' or (choice == 'auto' and _reports.console_colour(ansible_color.ANSIBLE_COLOR, os.environ))
-        text = _reports.to_console(report, colour=colour, report_dir=args.get('report_dir'))
-        self._display.display(text)
-        result.update(changed=False, lines=_reports.to_console(report, colour=False, report_dir=args.get('report_dir')).split('\n'))
+        plain = _reports.to_console(report, report_dir=args.get('report_dir'))
+        self._display.display(_reports.to_console(report, colour=True, report_dir=args.get('report_dir')) if colour else plain)
+        result.update(changed=False, lines=plain.split('\n'))
         return result

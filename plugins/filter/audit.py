@@ -55,8 +55,8 @@ def declared_at(services):
                 continue
             origin = Origin and (Origin.get_tag(item) or Origin.get_tag(item.get('name')))
             if origin and origin.path and origin.line_num:
-                sources.setdefault(str(host), {}).setdefault(str(item['name']), {'path': str(origin.path),
-                                                                                  'line': int(origin.line_num)})
+                declared = {'path': str(origin.path), 'line': int(origin.line_num)}
+                sources.setdefault(str(host), {}).setdefault(str(item['name']), declared)
     return sources
 
 
