@@ -297,3 +297,28 @@ def test_not_audited_hosts_name_the_reason_and_differ_from_an_unreachable_one(
     assert missing.startswith("not audited: the Docker SDK for Python (import docker), 4.1.0 or newer, is not installed, on "), missing
     assert "with Python %s (" % python in missing and "Fix: " in missing
     assert "unreachable: nossh; not audited: nonroot, nosdk." in output
+
+
+CONSOLE_PLAY = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - containment.docker.audit_console:
+        report: "{{ {'h1': {'findings': [], 'containers': [], 'engine': {}}, 'down': {'failed': true, 'msg': 'engine down'}}
+                    | containment.docker.audit_report }}"
+"""
+
+
+@pytest.mark.parametrize("env, coloured", [({}, True), ({"CI": "true"}, False)])
+def test_console_is_coloured_on_a_terminal_only(tmp_path, env, coloured):
+    """On a terminal (script(1) gives the playbook one), not in a CI log (NO_COLOR and ANSIBLE_NOCOLOR: the
+    unit tests of console_colour; a pipe: the failing run above)."""
+    play = tmp_path / "console.yml"
+    play.write_text(CONSOLE_PLAY, encoding="utf-8")
+    base = dict((k, v) for k, v in dict(os.environ, **ANSIBLE_ENV).items() if k not in ("ANSIBLE_NOCOLOR", "NO_COLOR", "CI"))
+    command = "%s -i localhost, -c local %s" % (ANSIBLE_PLAYBOOK, play)
+    proc = subprocess.run(["script", "-qec", command, "/dev/null"], check=False, capture_output=True, text=True, timeout=120,
+                          env=dict(base, **env))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("\x1b[31m[FAIL]\x1b[0m down: not audited: engine down" in proc.stdout) is coloured, proc.stdout
+    assert "down: not audited: engine down" in proc.stdout
