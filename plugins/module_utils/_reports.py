@@ -303,8 +303,8 @@ def to_junit(report):
 
 
 # ---------------------------------------------------------------- SARIF 2.1.0
-# For GitHub code scanning, GitLab and the SARIF validator (tests/unit/test_reports.py lists the rules
-# relied on, with their sources): every result has a physical location, the inventory line that
+# For GitHub code scanning and SARIF validators (tests/github_sarif_rules.py lists the rules GitHub has
+# beyond the schema, with their sources): every result has a physical location, the inventory line that
 # declares a managed container's service (under %SRCROOT%, the working directory of the run), else
 # a stable synthetic artifact HOST/containers/NAME or HOST/daemon under DOCKER_ENGINES.
 
@@ -354,9 +354,10 @@ def _engine_artifact(host, container=None):
 
 
 def _physical(host, container=None, source=None):
-    """The inventory line of the service when it is known and under the source root, else the engine's artifact."""
+    """The inventory line of the service when it is known and under the source root (a relative path), else the
+    engine's artifact."""
     path = (source or {}).get('path') or ''
-    if path and not posixpath.isabs(path) and path != '..' and not path.startswith('../'):
+    if path and not posixpath.isabs(path):
         return {'artifactLocation': {'uri': quote(path), 'uriBaseId': SARIF_SRCROOT},
                 'region': {'startLine': source['line']}}
     return _engine_artifact(host, container)
