@@ -9,10 +9,20 @@
 from __future__ import annotations
 
 import json
+import os
+
+import yaml
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.containment.docker.plugins.module_utils import _reports
+
+try:  # ansible-core 2.19 and later tag what it loads from YAML with its file and line
+    from ansible._internal._datatag._tags import Origin
+except ImportError:  # older: no source lines, the reports use the engines' synthetic locations
+    Origin = None
+
+_COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _plain(value):
@@ -20,12 +30,46 @@ def _plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def audit_report(results, generated_at=None):
+def collection_metadata(root=_COLLECTION):
+    """{'version', 'information_uri'} of this collection: MANIFEST.json when installed from a tarball,
+    else galaxy.yml (a checkout); None values when neither is readable."""
+    try:
+        with open(os.path.join(root, 'MANIFEST.json')) as handle:
+            info = json.load(handle).get('collection_info') or {}
+    except (OSError, ValueError):
+        try:
+            with open(os.path.join(root, 'galaxy.yml')) as handle:
+                info = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError):
+            info = {}
+    return {'version': info.get('version'), 'information_uri': info.get('repository')}
+
+
+def declared_at(services):
+    """{host: {service name: {'path', 'line'}}} from {host: [the role's service items]}, where the
+    inventory file declares each item (the Origin ansible-core tags loaded YAML with)."""
+    sources = {}
+    for host, items in (services or {}).items():
+        for item in items or []:
+            if not isinstance(item, dict) or not item.get('name'):
+                continue
+            origin = Origin and (Origin.get_tag(item) or Origin.get_tag(item.get('name')))
+            if origin and origin.path and origin.line_num:
+                declared = {'path': str(origin.path), 'line': int(origin.line_num)}
+                sources.setdefault(str(host), {}).setdefault(str(item['name']), declared)
+    return sources
+
+
+def audit_report(results, generated_at=None, services=None, source_root=None):
     if isinstance(results, (list, tuple)):
         results = dict((item.get('host'), item.get('result')) for item in results)
     if not isinstance(results, dict):
         raise AnsibleFilterError('audit_report expects a dict of host name to the registered audit result')
-    return _reports.combine(_plain(results), generated_at=generated_at)
+    if services is not None and not isinstance(services, dict):
+        raise AnsibleFilterError('audit_report: services expects a dict of host name to its list of services')
+    root = os.path.realpath(str(source_root)) if source_root else os.getcwd()
+    return _reports.combine(_plain(results), generated_at=generated_at, sources=declared_at(services),
+                            source_root=root, tool=collection_metadata())
 
 
 def _report(report, name):

@@ -20,6 +20,7 @@ import os
 
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 
+_CONTROLS_BY_ID = dict((c.id, c) for c in policy.AUDIT_CONTROLS)
 # Worst first: a container's status is the worst status among its findings.
 _SEVERITY = (policy.FAIL, policy.EXCEPTED, policy.WARN, policy.PASS)
 
@@ -84,18 +85,20 @@ def audit(inspects, host_cpus=None, image_labels=None, daemon=None, kernel=None,
             'container_id': inspect.get('Id', ''),
             'image': (inspect.get('Config') or {}).get('Image', ''),
         }
+        managed = labels.get(policy.LABEL_MANAGED) == 'true'
         own = []
         own_ctx = dict(ctx, image_labels=image_labels.get(inspect.get('Image')), kernel=kernel.get(inspect.get('Id')))
         for finding in policy.evaluate(inspect, own_ctx) + policy.evaluate_kernel(inspect, own_ctx):
             entry = dict(about)
             entry.update(finding)
+            entry['fix'] = _CONTROLS_BY_ID[finding['control']].fix_for(managed)
             entry.setdefault('reason', None)
             own.append(entry)
         findings.extend(own)
         containers.append(dict(
             name=about['container'], id=about['container_id'], image=about['image'],
             image_id=inspect.get('Image', ''), state=state.get('Status', ''),
-            service=service_of(inspect), managed=labels.get(policy.LABEL_MANAGED) == 'true',
+            service=service_of(inspect), managed=managed,
             status=container_status(own), counts=policy.summarize(own),
             failing_controls=[f['control'] for f in own if f['status'] == policy.FAIL],
         ))

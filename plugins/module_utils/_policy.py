@@ -224,10 +224,16 @@ def _check_non_root_user(inspect, ctx):
     group_add = _host(inspect).get('GroupAdd') or []
     problems = []
     match = _NUMERIC_USER.match(str(user).strip())
+    text = str(user).strip()
     if not user:
         problems.append("no user is set: the image's USER decides, which is often root")
+    elif text.isdigit() and int(text) == 0:
+        problems.append('user %r is root (uid 0), and names no group' % user)
+    elif text.isdigit():
+        problems.append('user %r names a uid but no gid: Docker takes the group from the image, gid 0 (root) when '
+                        'the image does not list the uid' % user)
     elif not match:
-        problems.append("user %r is not a numeric UID:GID (a name may map to uid 0 in the image)" % user)
+        problems.append('user %r is not numeric: a name is looked up in the image, where it may be root' % user)
     elif int(match.group(1)) == 0 or int(match.group(2)) == 0:
         problems.append('user %r has uid or gid 0 (root)' % user)
     for group in group_add:
@@ -558,7 +564,10 @@ def _check_healthcheck(inspect, ctx):
 
 
 class Control(object):
-    def __init__(self, id, tier, field, cis, pss, summary, fix, check, exception_covers=None):
+    """A row of the policy. `fix` says what to change in a service of this collection (its module or role
+    option); `run_fix` the same for a container made with `docker run` (the flag), `fix` when they are one."""
+
+    def __init__(self, id, tier, field, cis, pss, summary, fix, check, exception_covers=None, run_fix=None):
         self.id = id
         self.tier = tier
         self.field = field
@@ -568,90 +577,117 @@ class Control(object):
         self.fix = fix
         self.check = check
         self.exception_covers = exception_covers
+        self.run_fix = run_fix or fix
+
+    def fix_for(self, managed):
+        """The fix as the container was made: module options when this collection manages it, else docker run flags."""
+        return self.fix if managed else self.run_fix
 
     def as_dict(self):
         return {'id': self.id, 'tier': self.tier, 'field': self.field, 'cis': self.cis,
-                'pss': self.pss, 'summary': self.summary, 'fix': self.fix}
+                'pss': self.pss, 'summary': self.summary, 'fix': self.fix, 'run_fix': self.run_fix}
 
 
 CONTROLS = (
     Control('non_root_user', FLOOR, 'user', '4.1', 'runAsNonRoot, runAsUser, runAsGroup',
             'runs as a numeric non-root UID:GID', "set user to a numeric 'UID:GID' with both non-zero, such as '1500:1500'",
-            _check_non_root_user),
+            _check_non_root_user,
+            run_fix='run it with --user 1500:1500 (a numeric UID:GID, both non-zero)'),
     Control('no_new_privileges', FLOOR, 'security_opts', '5.26', 'allowPrivilegeEscalation=false',
             'no-new-privileges is set', "remove 'no-new-privileges:false'; the collection always sets no-new-privileges",
-            _check_no_new_privileges),
+            _check_no_new_privileges,
+            run_fix='run it with --security-opt no-new-privileges'),
     Control('memory_limit', FLOOR, 'memory', '5.11', '(LimitRange)',
             'has a memory limit', "set memory to a size of at least 6m, such as '128m' or '1g'",
-            _check_memory_limit),
+            _check_memory_limit,
+            run_fix='run it with --memory 256m (at least 6m)'),
     Control('cpu_limit', FLOOR, 'cpus', '5.12', '(LimitRange)',
             'has a CPU limit within the host', "set cpus to a number above 0 and at most the host's CPU count, such as 0.5",
-            _check_cpu_limit),
+            _check_cpu_limit,
+            run_fix="run it with --cpus 0.5 (at most the host's CPU count)"),
     Control('read_only_rootfs', FLOOR, 'tmpfs', '5.13', '-',
             'the root filesystem is read-only', 'keep the root filesystem read-only; give the app tmpfs mounts where it must write',
-            _check_read_only_rootfs),
+            _check_read_only_rootfs,
+            run_fix='run it with --read-only, and --tmpfs /tmp:size=64m,mode=1777,noexec,nosuid,nodev where the app writes'),
     Control('tmpfs_hardened', FLOOR, 'tmpfs', '5.13', 'emptyDir',
             'every tmpfs is sized, nosuid, nodev, noexec and has a mode',
             "give each tmpfs a size (such as '64m'); to allow exec on one mount set its exec_reason",
-            _check_tmpfs_hardened),
+            _check_tmpfs_hardened,
+            run_fix='give each tmpfs its options: --tmpfs /tmp:size=64m,mode=1777,noexec,nosuid,nodev'),
     Control('not_privileged', FLOOR, 'privileged', '5.5', 'privileged',
             'not privileged', 'never run privileged; add the one capability the service needs with an exception instead',
-            _check_not_privileged),
+            _check_not_privileged,
+            run_fix='run it without --privileged; --cap-add only the one capability it needs'),
     Control('no_docker_socket', FLOOR, 'volumes', '5.32', 'hostPath',
             'the Docker socket is not mounted', 'remove the mount of docker.sock or of a folder holding it (/run, /var/run)',
-            _check_no_docker_socket),
+            _check_no_docker_socket,
+            run_fix='run it without -v /var/run/docker.sock:... (or a mount of /run, /var/run)'),
     Control('cap_drop_all', BASELINE, 'cap_add', '5.4', 'capabilities drop ALL, add NET_BIND_SERVICE only',
             'all capabilities dropped, additions named', 'remove cap_add, or add an exception for cap_drop_all whose reason names each capability',
-            _check_cap_drop_all, _cap_exception_covers),
+            _check_cap_drop_all, _cap_exception_covers,
+            run_fix='run it with --cap-drop ALL, and --cap-add only the capabilities it needs'),
     Control('pids_limit', BASELINE, 'pids_limit', '5.29', '-',
             'has a pids limit', 'set pids_limit to a number above 0 (default 256)',
-            _check_pids_limit),
+            _check_pids_limit,
+            run_fix='run it with --pids-limit 256'),
     Control('no_swap', BASELINE, 'memory_swap', '5.11', '-',
             'cannot swap beyond its memory limit', 'leave memory_swap unset (it then equals memory)',
-            _check_no_swap),
+            _check_no_swap,
+            run_fix='run it with --memory-swap equal to --memory, such as --memory 256m --memory-swap 256m'),
     Control('no_host_namespaces', BASELINE, 'network_mode, pid_mode', '5.10, 5.16, 5.17, 5.21, 5.31', 'host namespaces',
             'shares no namespace with the host', 'do not use host network, pid, ipc, uts or userns modes',
-            _check_no_host_namespaces),
+            _check_no_host_namespaces,
+            run_fix='run it without --network host, --pid host, --ipc host, --uts host and --userns host'),
     Control('security_profiles', BASELINE, 'security_opts', '5.2, 5.3, 5.22', 'seccomp, AppArmor, SELinux, procMount',
             'seccomp, AppArmor, SELinux and masked paths stay on', 'remove the unconfined security option; a custom profile is fine',
-            _check_security_profiles),
+            _check_security_profiles,
+            run_fix='run it without --security-opt seccomp=unconfined, apparmor=unconfined, label=disable or systempaths=unconfined'),
     Control('no_sensitive_mounts', BASELINE, 'volumes', '5.6, 5.20', 'hostPath',
             'no sensitive host paths, binds read-only, no shared propagation (a local volume with o=bind and device=PATH '
             'is a bind of PATH)',
             "bind a narrower, non-system path; make binds read-only or say ':rw' (read_only: false) explicitly",
-            _check_no_sensitive_mounts),
+            _check_no_sensitive_mounts,
+            run_fix='bind a narrower, non-system path, read-only: -v /srv/app/conf:/conf:ro'),
     Control('log_bounded', BASELINE, 'log_options', '-', '-',
             "logs written to the host's disk are rotated (max-size and max-file)",
             "keep the default log_options (max-size 10m, max-file 3) or set both for json-file and local; or ship logs with "
             "journald, syslog, fluentd or gelf",
-            _check_log_bounded),
+            _check_log_bounded,
+            run_fix='run it with --log-opt max-size=10m --log-opt max-file=3, or --log-driver local or journald'),
     Control('safe_sysctls', BASELINE, 'sysctls', '-', 'sysctls (safe set)',
             "only namespaced, container-safe sysctls: net.* in the container's own network namespace, kernel.shm*, "
             "kernel.msg*, kernel.sem, fs.mqueue.*",
             'remove the sysctl, or set it on the host if the host needs it',
-            _check_safe_sysctls),
+            _check_safe_sysctls,
+            run_fix='run it without that --sysctl; set it on the host if the host needs it'),
     Control('no_devices', BASELINE, 'devices', '5.18', '-',
             'no host devices', 'remove devices',
-            _check_no_devices),
+            _check_no_devices,
+            run_fix='run it without --device and --gpus'),
     Control('ports_bound', BASELINE, 'ports', '5.8, 5.14', 'host ports',
             'published ports bind to an explicit address', "publish as 'HOST_IP:HOST_PORT:CONTAINER_PORT' with an address such as 127.0.0.1",
-            _check_ports_bound),
+            _check_ports_bound,
+            run_fix='publish on an address: -p 127.0.0.1:8080:8080'),
     Control('restart_policy', BASELINE, 'restart_policy', '5.15', '-',
             "restart policy 'always' (back after an engine restart or reboot; Docker's restart back-off bounds a crash loop), "
             "or 'no' for one-shot jobs",
             "use restart_policy 'always' (the default), or 'no' for a one-shot job",
-            _check_restart_policy),
+            _check_restart_policy,
+            run_fix='run it with --restart always, or --restart no for a one-shot job'),
     Control('unique_uid', BASELINE, 'user', '-', 'runAsUser',
             'no other service on the host runs as the same uid',
             'give each service its own uid, or name the sharing in the exceptions of both services',
-            _check_unique_uid),
+            _check_unique_uid,
+            run_fix='run it with a --user uid that no other container on the host uses'),
     Control('no_plain_secret_env', ADVISORY, 'env', '4.10', '-',
             'no env variable that looks like a secret is passed as plain env',
             'give the value as a secrets file (mounted at /run/secrets/<name>), or at least through secret_env or env_file',
-            _check_no_plain_secret_env),
+            _check_no_plain_secret_env,
+            run_fix='pass the secret as a read-only file (-v /path/secret:/run/secrets/name:ro), not with -e or --env'),
     Control('healthcheck', ADVISORY, 'healthcheck', '5.27', '-',
             'a healthcheck is defined', 'define a healthcheck in the image or the service',
-            _check_healthcheck),
+            _check_healthcheck,
+            run_fix="run it with --health-cmd, such as --health-cmd 'wget -q -O /dev/null 127.0.0.1:8080/healthz' --health-interval 30s"),
 )
 
 CONTROLS_BY_ID = dict((c.id, c) for c in CONTROLS)
@@ -1162,7 +1198,8 @@ KERNEL_CONTROLS = (
             "a running container's process holds what its configuration says (NoNewPrivs, CapEff, Uid, Gid in "
             "/proc/<pid>/status; read when the audit runs on the engine host)",
             'recreate the container so it gets what its configuration and the daemon now say (secure_container does)',
-            _check_kernel_matches_config),
+            _check_kernel_matches_config,
+            run_fix='recreate the container (docker rm -f, then docker run again) so it gets what its flags and the daemon now say'),
 )
 # What the audit evaluates per container: the enforced table, then what only a running process shows.
 AUDIT_CONTROLS = CONTROLS + KERNEL_CONTROLS

@@ -11,10 +11,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import posixpath
 import re
 import xml.etree.ElementTree as ET
+
+from urllib.parse import quote
 
 from ansible_collections.containment.docker.plugins.module_utils import _audit
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
@@ -22,7 +26,7 @@ from ansible_collections.containment.docker.plugins.module_utils import _policy 
 REPORT_FORMAT = 'containment.docker/audit-report'
 REPORT_FORMAT_VERSION = 1
 TOOL_NAME = 'containment.docker.secure_container_audit'
-TOOL_URI = 'https://github.com/containment/docker'
+TOOL_URI = 'https://github.com/containment/docker'  # when the collection's metadata is not given (galaxy.yml: repository)
 SARIF_SCHEMA_URI = 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json'
 
 HOST_OK = 'ok'
@@ -37,9 +41,11 @@ _COUNTS_SCHEMA = {'type': 'object', 'required': _STATUS_ENUM, 'additionalPropert
                   'properties': dict((s, {'type': 'integer', 'minimum': 0}) for s in policy.STATUSES)}
 _STR = {'type': 'string'}
 _CONTROL_SCHEMA = {
-    'type': 'object', 'required': ['id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix'],
+    'type': 'object', 'required': ['id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix', 'run_fix'],
     'properties': {'id': _STR, 'tier': {'enum': [policy.FLOOR, policy.BASELINE, policy.ADVISORY]},
-                   'field': _STR, 'cis': _STR, 'pss': _STR, 'summary': _STR, 'fix': _STR}}
+                   'field': _STR, 'cis': _STR, 'pss': _STR, 'summary': _STR,
+                   'fix': {'type': 'string', 'description': 'for a service of this collection: the option to set'},
+                   'run_fix': {'type': 'string', 'description': 'for a container made otherwise: the docker run flag'}}}
 _FAILING_CONTROLS = {'type': 'array', 'items': _STR}
 
 # The documented shape of the JSON report (report.json), as a JSON schema (draft 7).
@@ -47,14 +53,20 @@ REPORT_SCHEMA = {
     '$schema': 'http://json-schema.org/draft-07/schema#',
     'title': 'containment.docker audit report',
     'type': 'object',
-    'required': ['format', 'format_version', 'generated_at', 'policy_version', 'passed', 'controls',
-                 'daemon_controls', 'hosts', 'findings', 'daemon_findings', 'summary'],
+    'required': ['format', 'format_version', 'generated_at', 'policy_version', 'tool', 'source_root', 'passed',
+                 'controls', 'daemon_controls', 'hosts', 'findings', 'daemon_findings', 'summary'],
     'additionalProperties': False,
     'properties': {
         'format': {'const': REPORT_FORMAT},
         'format_version': {'const': REPORT_FORMAT_VERSION},
         'generated_at': {'type': ['string', 'null']},
         'policy_version': _STR,
+        'tool': {'type': 'object', 'required': ['name', 'version', 'information_uri'],
+                 'properties': {'name': _STR, 'version': {'type': ['string', 'null'], 'description': 'the collection version'},
+                                'information_uri': _STR}},
+        'source_root': {'type': ['string', 'null'],
+                        'description': "the folder the containers' source paths are relative to (the controller's working "
+                                       "directory when the report was built)"},
         'passed': {'type': 'boolean', 'description': 'no container or daemon control fails and every host was audited'},
         'controls': {'type': 'array', 'items': _CONTROL_SCHEMA, 'description': 'the container controls'},
         'daemon_controls': {'type': 'array', 'items': _CONTROL_SCHEMA,
@@ -79,7 +91,11 @@ REPORT_SCHEMA = {
                     'properties': {'name': _STR, 'id': _STR, 'image': _STR, 'image_id': _STR, 'state': _STR,
                                    'service': _STR, 'managed': {'type': 'boolean'}, 'status': {'enum': _STATUS_ENUM},
                                    'counts': _COUNTS_SCHEMA,
-                                   'failing_controls': _FAILING_CONTROLS}}}}}},
+                                   'failing_controls': _FAILING_CONTROLS,
+                                   'source': {'type': ['object', 'null'], 'required': ['path', 'line'],
+                                              'description': 'where the inventory declares the service of a managed '
+                                                             'container: path (relative to source_root when under it), line',
+                                              'properties': {'path': _STR, 'line': {'type': 'integer', 'minimum': 1}}}}}}}}},
         'findings': {'type': 'array', 'items': {
             'type': 'object',
             'required': ['host', 'container', 'container_id', 'image', 'control', 'tier', 'status', 'message',
@@ -141,13 +157,31 @@ def _host_entry(host, result):
             'containers': list(result.get('containers') or [])}, findings, daemon_findings
 
 
-def combine(results, generated_at=None):
+def _source(declared, source_root):
+    """{'path', 'line'} of a service's declaration ({'path': absolute, 'line'}), the path relative to
+    source_root when it is under it."""
+    if not declared or not declared.get('path') or not declared.get('line'):
+        return None
+    path = posixpath.normpath(str(declared['path']))
+    if source_root and posixpath.isabs(path):
+        relative = posixpath.relpath(path, posixpath.normpath(str(source_root)))
+        if relative != '..' and not relative.startswith('../'):
+            path = relative
+    return {'path': path, 'line': int(declared['line'])}
+
+
+def combine(results, generated_at=None, sources=None, source_root=None, tool=None):
     """One report over {host: registered result}; a host Ansible could not reach is listed as
     unreachable, one whose audit failed or is missing as not audited, each with the error, and
-    the others are reported as usual."""
+    the others are reported as usual. sources ({host: {service: {'path', 'line'}}}: where the
+    inventory declares each service) gives each managed container its `source`; tool ({'version',
+    'information_uri'}) is the collection's metadata."""
     hosts, findings, daemon_findings = [], [], []
     for host in sorted(results):
         entry, own, own_daemon = _host_entry(str(host), results[host])
+        declared = (sources or {}).get(entry['host']) or {}
+        for container in entry['containers']:
+            container['source'] = _source(declared.get(container.get('service')), source_root) if container.get('managed') else None
         hosts.append(entry)
         findings.extend(own)
         daemon_findings.extend(own_daemon)
@@ -162,6 +196,9 @@ def combine(results, generated_at=None):
         'format_version': REPORT_FORMAT_VERSION,
         'generated_at': generated_at,
         'policy_version': policy.POLICY_VERSION,
+        'tool': {'name': TOOL_NAME, 'version': (tool or {}).get('version'),
+                 'information_uri': (tool or {}).get('information_uri') or TOOL_URI},
+        'source_root': source_root,
         'passed': (not summary['by_status'][policy.FAIL] and not summary['daemons']['by_status'][policy.FAIL]
                    and all(h['status'] == HOST_OK for h in hosts)),
         'controls': [c.as_dict() for c in policy.AUDIT_CONTROLS],
@@ -266,8 +303,19 @@ def to_junit(report):
 
 
 # ---------------------------------------------------------------- SARIF 2.1.0
+# For GitHub code scanning and SARIF validators (tests/github_sarif_rules.py lists the rules GitHub has
+# beyond the schema, with their sources): every result has a physical location, the inventory line that
+# declares a managed container's service (under %SRCROOT%, the working directory of the run), else
+# a stable synthetic artifact HOST/containers/NAME or HOST/daemon under DOCKER_ENGINES.
 
 _SARIF_LEVEL = {policy.FAIL: 'error', policy.EXCEPTED: 'error', policy.WARN: 'note'}
+# GitHub's security severity (0.0-10.0; 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low), from the tier.
+SECURITY_SEVERITY = {policy.FLOOR: '8.0', policy.BASELINE: '5.0', policy.ADVISORY: '2.0'}
+SARIF_SRCROOT = '%SRCROOT%'
+SARIF_ENGINES = 'DOCKER_ENGINES'
+# GitHub rejects a run of more than 25,000 results (and keeps the 5,000 most severe).
+SARIF_MAX_RESULTS = 25000
+_SEVERITY_ORDER = {policy.FAIL: 0, policy.WARN: 1, policy.EXCEPTED: 2}
 
 
 def _rule_name(control_id):
@@ -278,31 +326,82 @@ def _rule(control):
     level = 'note' if control['tier'] == policy.ADVISORY else 'error'
     tags = ['security', 'containment', control['tier']]
     tags += ['CIS-Docker-1.6-%s' % ref.strip() for ref in control['cis'].split(',') if ref.strip() not in ('', '-')]
+    run_fix = control.get('run_fix') or control['fix']
+    if run_fix == control['fix']:
+        text = 'Fix: %s' % control['fix']
+        markdown = '**Fix:** %s' % control['fix']
+    else:
+        text = 'Fix, for a service of containment.docker: %s. For a container made with docker run: %s' % (control['fix'], run_fix)
+        markdown = ('**Fix**\n\n- a service of containment.docker (module or role option): %s\n'
+                    '- a container made with `docker run`: %s' % (control['fix'], run_fix))
     return {
         'id': control['id'],
         'name': _rule_name(control['id']),
         'shortDescription': {'text': control['summary']},
         'fullDescription': {'text': '%s (%s control). %s.' % (control['summary'], control['tier'], references(control))},
-        'help': {'text': 'Fix: %s' % control['fix']},
+        'help': {'text': '%s\n%s.' % (text, references(control)),
+                 'markdown': '%s\n\n%s (%s control). %s.' % (markdown, control['summary'], control['tier'], references(control))},
         'defaultConfiguration': {'level': level},
         'properties': {'tier': control['tier'], 'cis': control['cis'], 'pss': control['pss'],
-                       'field': control['field'], 'tags': tags},
+                       'field': control['field'], 'tags': tags, 'security-severity': SECURITY_SEVERITY[control['tier']]},
     }
+
+
+def _engine_artifact(host, container=None):
+    what = 'containers/%s' % quote(container, safe='') if container is not None else 'daemon'
+    return {'artifactLocation': {'uri': '%s/%s' % (quote(host, safe=''), what), 'uriBaseId': SARIF_ENGINES},
+            'region': {'startLine': 1}}
+
+
+def _physical(host, container=None, source=None):
+    """The inventory line of the service when it is known and under the source root (a relative path), else the
+    engine's artifact."""
+    path = (source or {}).get('path') or ''
+    if path and not posixpath.isabs(path):
+        return {'artifactLocation': {'uri': quote(path), 'uriBaseId': SARIF_SRCROOT},
+                'region': {'startLine': source['line']}}
+    return _engine_artifact(host, container)
+
+
+def automation_id(report):
+    """'containment.docker/audit/HOSTS/RUN': the category (before the last '/') names the set of hosts
+    audited, so audits of other host sets keep their own alerts; the run is the report's time."""
+    hosts = sorted(h['host'] for h in report['hosts'])
+    key = ','.join(hosts)
+    if len(key) > 64 or not re.match(r'^[A-Za-z0-9._,-]*$', key):
+        key = '%d-hosts-%s' % (len(hosts), hashlib.sha256('\n'.join(hosts).encode('utf-8')).hexdigest()[:16])
+    return 'containment.docker/audit/%s/%s' % (key or 'no-hosts', report.get('generated_at') or '')
+
+
+def _sarif_result(rule_index, finding, qualified, location, fingerprint, properties):
+    result = {
+        'ruleId': finding['control'],
+        'ruleIndex': rule_index[finding['control']],
+        'level': _SARIF_LEVEL[finding['status']],
+        'message': {'text': '%s: %s. Fix: %s' % (qualified, finding['message'], finding['fix'])},
+        'locations': [location],
+        'partialFingerprints': {'containmentFinding/v1': fingerprint},
+        'properties': dict(properties, status=finding['status'], evidence=finding['evidence'], fix=finding['fix']),
+    }
+    if finding['status'] == policy.EXCEPTED:
+        result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
+    return result
 
 
 def to_sarif(report):
     """SARIF 2.1.0: rules are the container controls, then the daemon controls (with CIS/PSS
-    properties); a result per failing control
-    (level error), per excepted control (suppressed, with the reason as justification) and per
-    warning (level note); locations are logical: host, and container inside it."""
+    properties and a security severity from the tier); a result per failing control (level error),
+    per excepted control (suppressed, with the reason as justification) and per warning (level
+    note), each with a physical location (above) and the logical one: the container in its host."""
     controls = report['controls'] + (report.get('daemon_controls') or [])
     rule_index = dict((c['id'], i) for i, c in enumerate(controls))
-    locations, location_index = [], {}
+    locations, location_index, containers = [], {}, {}
     for host in report['hosts']:
         location_index[host['host']] = len(locations)
         locations.append({'name': host['host'], 'fullyQualifiedName': host['host'], 'kind': 'host'})
         for container in host['containers']:
             qualified = '%s/%s' % (host['host'], container['name'])
+            containers[qualified] = container
             location_index[qualified] = len(locations)
             locations.append({'name': container['name'], 'fullyQualifiedName': qualified, 'kind': 'container',
                               'parentIndex': location_index[host['host']]})
@@ -311,53 +410,56 @@ def to_sarif(report):
         if finding['status'] == policy.PASS:
             continue
         qualified = '%s/%s' % (finding['host'], finding['container'])
-        result = {
-            'ruleId': finding['control'],
-            'ruleIndex': rule_index[finding['control']],
-            'level': _SARIF_LEVEL[finding['status']],
-            'message': {'text': '%s: %s' % (qualified, finding['message'])},
-            'locations': [{'logicalLocations': [{'index': location_index[qualified], 'name': finding['container'],
-                                                 'fullyQualifiedName': qualified, 'kind': 'container'}]}],
-            'partialFingerprints': {'containmentFinding/v1': '%s/%s' % (qualified, finding['control'])},
-            'properties': {'status': finding['status'], 'host': finding['host'], 'container': finding['container'],
-                           'containerId': finding['container_id'], 'image': finding['image'],
-                           'evidence': finding['evidence'], 'fix': finding['fix']},
-        }
-        if finding['status'] == policy.EXCEPTED:
-            result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
-        results.append(result)
+        location = {'physicalLocation': _physical(finding['host'], finding['container'],
+                                                  (containers.get(qualified) or {}).get('source')),
+                    'logicalLocations': [{'index': location_index[qualified], 'name': finding['container'],
+                                          'fullyQualifiedName': qualified, 'kind': 'container'}]}
+        results.append(_sarif_result(rule_index, finding, qualified, location, '%s/%s' % (qualified, finding['control']),
+                                     {'host': finding['host'], 'container': finding['container'],
+                                      'containerId': finding['container_id'], 'image': finding['image']}))
     for finding in report.get('daemon_findings') or []:
         if finding['status'] == policy.PASS:
             continue
         host = finding['host']
-        result = {
-            'ruleId': finding['control'],
-            'ruleIndex': rule_index[finding['control']],
-            'level': _SARIF_LEVEL[finding['status']],
-            'message': {'text': '%s (daemon): %s' % (host, finding['message'])},
-            'locations': [{'logicalLocations': [{'index': location_index[host], 'name': host,
-                                                 'fullyQualifiedName': host, 'kind': 'host'}]}],
-            'partialFingerprints': {'containmentFinding/v1': '%s/daemon/%s' % (host, finding['control'])},
-            'properties': {'status': finding['status'], 'host': host, 'evidence': finding['evidence'], 'fix': finding['fix']},
-        }
-        if finding['status'] == policy.EXCEPTED:
-            result['suppressions'] = [{'kind': 'external', 'status': 'accepted', 'justification': finding['reason']}]
-        results.append(result)
+        location = {'physicalLocation': _engine_artifact(host),
+                    'logicalLocations': [{'index': location_index[host], 'name': host, 'fullyQualifiedName': host,
+                                          'kind': 'host'}]}
+        results.append(_sarif_result(rule_index, finding, '%s (daemon)' % host, location,
+                                     '%s/daemon/%s' % (host, finding['control']), {'host': host}))
     notifications = [{'level': 'error', 'message': {'text': 'host %s: %s' % (h['host'], h['error'])},
                       'locations': [{'logicalLocations': [{'index': location_index[h['host']], 'name': h['host'],
                                                            'fullyQualifiedName': h['host'], 'kind': 'host'}]}]}
                      for h in report['hosts'] if h['status'] != HOST_OK]
-    invocation = {'executionSuccessful': not notifications}
+    if len(results) > SARIF_MAX_RESULTS:
+        results.sort(key=lambda r: _SEVERITY_ORDER[r['properties']['status']])
+        notifications.append({'level': 'warning', 'message': {'text': '%d results, more than code scanning takes in one run: '
+                                                                      'the %d most severe are in this file, every one is '
+                                                                      'in report.json' % (len(results), SARIF_MAX_RESULTS)}})
+        del results[SARIF_MAX_RESULTS:]
+    invocation = {'executionSuccessful': not any(n['level'] == 'error' for n in notifications)}
     if notifications:
         invocation['toolExecutionNotifications'] = notifications
     if report.get('generated_at'):
         invocation['endTimeUtc'] = report['generated_at']
+    tool = report.get('tool') or {}
+    driver = {'name': tool.get('name') or TOOL_NAME, 'informationUri': tool.get('information_uri') or TOOL_URI,
+              'rules': [_rule(c) for c in controls], 'properties': {'policyVersion': report['policy_version']}}
+    if tool.get('version'):
+        driver.update(version=tool['version'], semanticVersion=tool['version'])
+    bases = {SARIF_ENGINES: {'uri': 'docker:///', 'description': {
+        'text': 'The Docker engines audited: HOST/containers/NAME is a container, HOST/daemon the daemon'}}}
+    if report.get('source_root'):
+        bases[SARIF_SRCROOT] = {'uri': 'file://%s/' % quote(posixpath.normpath(report['source_root']).rstrip('/')),
+                                'description': {'text': 'The working directory of the audit run (the checkout of '
+                                                        'the inventory in a pipeline)'}}
     return {
         '$schema': SARIF_SCHEMA_URI,
         'version': '2.1.0',
         'runs': [{
-            'tool': {'driver': {'name': TOOL_NAME, 'informationUri': TOOL_URI, 'rules': [_rule(c) for c in controls],
-                                'properties': {'policyVersion': report['policy_version']}}},
+            'tool': {'driver': driver},
+            'automationDetails': {'id': automation_id(report),
+                                  'description': {'text': 'containment.docker audit of %d host(s)' % len(report['hosts'])}},
+            'originalUriBaseIds': bases,
             'invocations': [invocation],
             'logicalLocations': locations,
             'results': results,
@@ -365,6 +467,92 @@ def to_sarif(report):
             'properties': {'summary': report['summary']},
         }],
     }
+
+
+# ---------------------------------------------------------------- console (kube-bench style)
+# What the audit playbook prints: per host, its daemon's and each container's failing, warning and
+# excepted controls, one line each with the fix, a [PASS] line per container that passes, and a final
+# line of counts.
+
+INFO = 'info'
+_TAGS = {policy.FAIL: 'FAIL', policy.WARN: 'WARN', policy.PASS: 'PASS', policy.EXCEPTED: 'INFO', INFO: 'INFO'}
+_ANSI = {'FAIL': '31', 'WARN': '33', 'PASS': '32', 'INFO': '34'}
+_FALSE_WORDS = ('', '0', 'false', 'no', 'off')
+
+
+def console_colour(ansible_colour, environ):
+    """Colour only where Ansible colours (a terminal, or ANSIBLE_FORCE_COLOR), and never with NO_COLOR
+    (any value, no-color.org), ANSIBLE_NOCOLOR or CI (CI logs) set."""
+    if environ.get('NO_COLOR'):
+        return False
+    if any(str(environ.get(name, '')).strip().lower() not in _FALSE_WORDS for name in ('ANSIBLE_NOCOLOR', 'CI')):
+        return False
+    return bool(ansible_colour)
+
+
+def _tag(status, colour):
+    tag = _TAGS[status]
+    return '\033[%sm[%s]\033[0m' % (_ANSI[tag], tag) if colour else '[%s]' % tag
+
+
+def _counts_text(counts, statuses=(policy.PASS, policy.FAIL, policy.WARN, policy.EXCEPTED)):
+    return ', '.join('%d %s' % (counts.get(s, 0), s.upper()) for s in statuses)
+
+
+def to_console(report, colour=False, report_dir=None):
+    """The audit as lines of text (no trailing newline): `[FAIL] CIS CONTROL  WHO: what. Fix: how`."""
+    rows = []  # (status, cis, control, text) or (status, None, None, text)
+    by_container, by_daemon = {}, {}
+    for finding in report['findings']:
+        by_container.setdefault((finding['host'], finding['container']), []).append(finding)
+    for finding in report.get('daemon_findings') or []:
+        by_daemon.setdefault(finding['host'], []).append(finding)
+
+    def add(finding, who):
+        what = 'excepted (%s): %s' % (finding['reason'], finding['message']) if finding['status'] == policy.EXCEPTED \
+            else '%s. Fix: %s' % (finding['message'], finding['fix'])
+        rows.append((finding['status'], finding['cis'].replace(' ', '') or '-', finding['control'], '%s: %s' % (who, what)))
+
+    for host in report['hosts']:
+        name = host['host']
+        if host['status'] != HOST_OK:
+            rows.append((policy.FAIL, None, None, '%s: %s' % (name, host['error'])))
+            continue
+        engine = host.get('engine') or {}
+        rows.append((INFO, None, None, '%s: Docker %s at %s, %d container(s)%s' % (
+            name, engine.get('server_version') or '?', engine.get('docker_host') or '?', len(host['containers']),
+            '' if host.get('daemon') else ', daemon not audited')))
+        daemon = by_daemon.get(name) or []
+        noteworthy = [f for f in daemon if f['status'] != policy.PASS]
+        if daemon and not noteworthy:
+            rows.append((policy.PASS, None, None, '%s daemon: every daemon control passes (%d)' % (name, len(daemon))))
+        for finding in noteworthy:
+            add(finding, '%s daemon' % name)
+        for container in host['containers']:
+            findings = by_container.get((name, container['name'])) or []
+            noteworthy = [f for f in findings if f['status'] != policy.PASS]
+            if not noteworthy:
+                rows.append((policy.PASS, None, None, '%s/%s: every control passes (%d)' % (name, container['name'], len(findings))))
+                continue
+            made = ('service %s of containment.docker, fixes are its options' % container.get('service')
+                    if container.get('managed') else 'not made by containment.docker, fixes are docker run flags')
+            rows.append((INFO, None, None, '%s/%s: %s (%s)' % (name, container['name'], container.get('image') or '?', made)))
+            for finding in noteworthy:
+                add(finding, container['name'])
+    cis_width = max([len(r[1]) for r in rows if r[1]] or [0])
+    control_width = max([len(r[2]) for r in rows if r[2]] or [0])
+    lines = ['%s %s %s  %s' % (_tag(status, colour), cis.ljust(cis_width), control.ljust(control_width), text)
+             if control else '%s %s' % (_tag(status, colour), text) for status, cis, control, text in rows]
+    summary = report['summary']
+    audited = [h for h in report['hosts'] if h['status'] == HOST_OK]
+    daemons = sum(1 for h in audited if h.get('daemon'))
+    if report_dir:
+        lines.append('Reports (JSON, JUnit XML, SARIF, HTML): %s' % report_dir)
+    lines.append('== Summary: %s in %d container(s); %s in %d daemon(s); %d of %d host(s) audited; %s ==' % (
+        _counts_text(summary['by_status']), summary['containers'],
+        _counts_text(summary['daemons']['by_status']), daemons, len(audited), len(report['hosts']),
+        'PASSED' if report['passed'] else 'FAILED'))
+    return '\n'.join(lines)
 
 
 # ---------------------------------------------------------------- HTML

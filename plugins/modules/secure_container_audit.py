@@ -287,9 +287,12 @@ findings:
       type: str
       sample: cap_add
     fix:
-      description: How to fix a failure.
+      description:
+        - How to fix a failure, phrased for the way the container was made. For a container of this collection
+          (label C(containment.managed)), the option of M(containment.docker.secure_container) or of the role to set;
+          for any other, the C(docker run) flag.
       type: str
-      sample: remove cap_add, or add an exception for cap_drop_all whose reason names each capability
+      sample: run it with --security-opt no-new-privileges
 summary:
   description: Counts over all findings.
   returned: always

@@ -22,6 +22,9 @@ import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
+import yaml
+
+import github_sarif_rules
 
 from ansible_collections.containment.docker.plugins.module_utils import _reports
 from ansible_collections.containment.docker.plugins.module_utils._policy import AUDIT_CONTROLS, DAEMON_CONTROLS
@@ -29,6 +32,7 @@ from ansible_collections.containment.docker.plugins.module_utils._policy import 
 from integration_helpers import ANSIBLE_ENV, ANSIBLE_PLAYBOOK, TOP, Sandbox, free_port
 
 SARIF_SCHEMA = json.loads((TOP / "tests" / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+GALAXY = yaml.safe_load((TOP / "galaxy.yml").read_text(encoding="utf-8"))
 EXCEPTION_REASON = "NET_BIND_SERVICE so the legacy client can keep using port 80"
 REPORTS = ("report.json", "report.junit.xml", "report.sarif", "report.html")
 
@@ -79,19 +83,22 @@ def deployed(fleet, engine, tmp_path_factory):
 
 
 def run_audit(fleet, tmp_path, names, hosts="host1:host2:gone", more_hosts=None, **extra_vars):
-    """ansible-playbook containment.docker.audit over the fleet plus host `gone` (engine down) and
-    `more_hosts` ({name: host variables}). Returns (exit code, output, report dir)."""
+    """ansible-playbook containment.docker.audit, from tmp_path (the source root of the reports), over the
+    fleet plus host `gone` (engine down) and `more_hosts` ({name: host variables}, in the inventory file
+    unreachable.yml). Returns (exit code, output, report dir)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     extra = tmp_path / "unreachable.yml"
-    extra.write_text(json.dumps({"unreachable": {"hosts": dict({"gone": {
+    extra.write_text(yaml.safe_dump({"unreachable": {"hosts": dict({"gone": {
         "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "containment_docker_host": "unix://%s/gone/docker.sock" % tmp_path}}, **(more_hosts or {}))}}), encoding="utf-8")
+        "containment_docker_host": "unix://%s/gone/docker.sock" % tmp_path}}, **(more_hosts or {}))}},
+        sort_keys=False, default_flow_style=False), encoding="utf-8")
     report_dir = tmp_path / "reports"
     variables = dict(containment_audit_hosts=hosts, containment_audit_report_dir=str(report_dir),
                      containment_audit_names=names, **extra_vars)
     proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(fleet["inventory"]), "-i", str(extra),
                            "containment.docker.audit", "-e", json.dumps(variables)],
-                          check=False, capture_output=True, text=True, timeout=300, env=dict(os.environ, **ANSIBLE_ENV))
+                          check=False, capture_output=True, text=True, timeout=300, env=dict(os.environ, **ANSIBLE_ENV),
+                          cwd=str(tmp_path))
     (tmp_path / "output.txt").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     return proc.returncode, proc.stdout + proc.stderr, report_dir
 
@@ -106,7 +113,15 @@ def load_reports(report_dir):
 
 @pytest.fixture(scope="module")
 def failing_run(fleet, deployed, tmp_path_factory):
-    return run_audit(fleet, tmp_path_factory.mktemp("failing"), [deployed.prefix + "*"])
+    """The audit of all three containers; host2's inventory declares the edge service as the role reads it."""
+    services = {"host2": {"secure_services_services": [{"name": deployed.name("edge"), "image": "registry.example.com/edge:2"}]}}
+    return run_audit(fleet, tmp_path_factory.mktemp("failing"), [deployed.prefix + "*"], more_hosts=services)
+
+
+def declared_line(inventory, service):
+    """The line of inventory (a file) where the list item of service starts."""
+    lines = inventory.read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.strip() == "- name: %s" % service)
 
 
 def test_a_failing_container_fails_the_run_after_the_reports_are_written(failing_run, deployed):
@@ -168,6 +183,56 @@ def test_sarif_report_is_valid_sarif_2_1_0(failing_run, deployed):
     names = {l["fullyQualifiedName"] for r in run["results"] for l in r["locations"][0]["logicalLocations"]}
     assert "host1/" + deployed.name("by-hand") in names
     assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def test_sarif_report_meets_github_code_scanning_rules(failing_run, deployed):
+    """Physical locations: the inventory line that declares a managed container's service (edge, declared
+    in unreachable.yml under the run's working directory), else the engine's synthetic artifact."""
+    rc, output, report_dir = failing_run
+    sarif = load_reports(report_dir)[2]
+    assert github_sarif_rules.problems(sarif) == []
+    run = sarif["runs"][0]
+    where = dict(((r["properties"]["host"], r["properties"].get("container"), r["ruleId"]), r["locations"][0]["physicalLocation"])
+                 for r in run["results"])
+    edge = where[("host2", deployed.name("edge"), "cap_drop_all")]
+    assert edge == {"artifactLocation": {"uri": "unreachable.yml", "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": declared_line(report_dir.parent / "unreachable.yml", deployed.name("edge"))}}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == "file://%s/" % report_dir.parent
+    by_hand = where[("host1", deployed.name("by-hand"), "no_new_privileges")]
+    assert by_hand["artifactLocation"] == {"uri": "host1/containers/" + deployed.name("by-hand"), "uriBaseId": "DOCKER_ENGINES"}
+    assert where[("host1", None, "live_restore")]["artifactLocation"]["uri"] == "host1/daemon"
+    driver = run["tool"]["driver"]
+    assert driver["version"] == GALAXY["version"] and driver["informationUri"] == GALAXY["repository"]
+    assert run["automationDetails"]["id"].startswith("containment.docker/audit/gone,host1,host2/")
+    severity = dict((r["id"], r["properties"]["security-severity"]) for r in driver["rules"])
+    assert (severity["no_new_privileges"], severity["cap_drop_all"], severity["healthcheck"]) == ("8.0", "5.0", "2.0")
+
+
+def test_console_lists_each_failing_control_with_the_fix_and_ends_with_the_counts(failing_run, deployed):
+    rc, output, report_dir = failing_run
+    report = load_reports(report_dir)[0]
+    lines = output.splitlines()
+    hand, edge, web = deployed.name("by-hand"), deployed.name("edge"), deployed.name("web")
+    failing = [f for f in report["findings"] if f["status"] == "fail"] + [f for f in report["daemon_findings"] if f["status"] == "fail"]
+    rows = [line for line in lines if line.startswith("[FAIL] ") and " Fix: " in line and not line.startswith("[FAIL] gone: ")]
+    assert len(rows) == len(failing) > 0
+    # made by hand: the docker run flags
+    for control, flag in (("no_new_privileges", "--security-opt no-new-privileges"), ("read_only_rootfs", "--read-only"),
+                          ("non_root_user", "--user 1500:1500"), ("memory_limit", "--memory 256m")):
+        row = next(line for line in rows if (" %s " % control) in line and (" %s: " % hand) in line)
+        assert ("Fix: run it with " + flag) in row, row
+    assert "[INFO] host1/%s: %s (not made by containment.docker, fixes are docker run flags)" % (
+        hand, deployed.images["CONTAINMENT_IMAGE_BUSYBOX_1"]) in lines
+    excepted = next(line for line in lines if " cap_drop_all " in line and (" %s: " % edge) in line)
+    assert excepted.startswith("[INFO] 5.4 ") and "excepted (%s)" % EXCEPTION_REASON in excepted
+    assert any(line.startswith("[PASS] host1/%s: every control passes (" % web) for line in lines)
+    assert any(line.startswith("[FAIL] gone: not audited: no Docker engine socket at ") for line in lines)
+    summary = report["summary"]
+    counts = next(line for line in lines if line.startswith("== Summary: "))
+    assert counts.startswith("== Summary: %d PASS, %d FAIL, %d WARN, %d EXCEPTED in 3 container(s); " % tuple(
+        summary["by_status"][s] for s in ("pass", "fail", "warn", "excepted")))
+    assert counts.endswith("in 2 daemon(s); 2 of 3 host(s) audited; FAILED ==")
+    assert "\x1b[" not in output  # not a terminal (and ANSIBLE_NOCOLOR): no colour
 
 
 def test_html_report_shows_every_container_and_failing_control(failing_run, deployed):
@@ -232,3 +297,28 @@ def test_not_audited_hosts_name_the_reason_and_differ_from_an_unreachable_one(
     assert missing.startswith("not audited: the Docker SDK for Python (import docker), 4.1.0 or newer, is not installed, on "), missing
     assert "with Python %s (" % python in missing and "Fix: " in missing
     assert "unreachable: nossh; not audited: nonroot, nosdk." in output
+
+
+CONSOLE_PLAY = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - containment.docker.audit_console:
+        report: "{{ {'h1': {'findings': [], 'containers': [], 'engine': {}}, 'down': {'failed': true, 'msg': 'engine down'}}
+                    | containment.docker.audit_report }}"
+"""
+
+
+@pytest.mark.parametrize("env, coloured", [({}, True), ({"CI": "true"}, False)])
+def test_console_is_coloured_on_a_terminal_only(tmp_path, env, coloured):
+    """On a terminal (script(1) gives the playbook one), not in a CI log (NO_COLOR and ANSIBLE_NOCOLOR: the
+    unit tests of console_colour; a pipe: the failing run above)."""
+    play = tmp_path / "console.yml"
+    play.write_text(CONSOLE_PLAY, encoding="utf-8")
+    base = dict((k, v) for k, v in dict(os.environ, **ANSIBLE_ENV).items() if k not in ("ANSIBLE_NOCOLOR", "NO_COLOR", "CI"))
+    command = "%s -i localhost, -c local %s" % (ANSIBLE_PLAYBOOK, play)
+    proc = subprocess.run(["script", "-qec", command, "/dev/null"], check=False, capture_output=True, text=True, timeout=120,
+                          env=dict(base, **env))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("\x1b[31m[FAIL]\x1b[0m down: not audited: engine down" in proc.stdout) is coloured, proc.stdout
+    assert "down: not audited: engine down" in proc.stdout

@@ -144,15 +144,15 @@ NON_ROOT_USER = [
     case('numeric 1500:1500 passes', PASS, user('1500:1500')),
     case('spaces around 1500:1500 are normalised and pass', PASS, user(' 1500:1500 ')),
     case('leading zeros in a non-zero uid and gid pass', PASS, user('01500:01500')),
-    case('the name root fails', FAIL, user('root'), says='not a numeric'),
-    case('uid 0 alone fails', FAIL, user('0'), says='not a numeric'),
+    case('the name root fails', FAIL, user('root'), says="user 'root' is not numeric"),
+    case('uid 0 alone fails as root, not as a name', FAIL, user('0'), says="user '0' is root (uid 0), and names no group"),
     case('0:0 fails as root', FAIL, user('0:0'), says='uid or gid 0'),
-    case('root:root fails', FAIL, user('root:root'), says='not a numeric'),
-    case('a uid without a gid fails (the image decides the group)', FAIL, user('1500')),
+    case('root:root fails', FAIL, user('root:root'), says='is not numeric'),
+    case('a uid without a gid fails (the image decides the group)', FAIL, user('1500'), says='a uid but no gid'),
     case('uid 1500 with gid 0 fails', FAIL, user('1500:0'), says='uid or gid 0'),
     case('uid 0 with gid 1500 fails', FAIL, user('0:1500'), says='uid or gid 0'),
     case('00:1500 is still uid 0 and fails', FAIL, user('00:1500')),
-    case('the name app fails (it may map to uid 0 in the image)', FAIL, user('app'), says='name may map'),
+    case('the name app fails (it may map to uid 0 in the image)', FAIL, user('app'), says='a name is looked up in the image, where it may be root'),
     case('an empty user leaves it to the image and fails', FAIL, user(''), says='no user is set'),
     case('a missing user fails', FAIL, user(ABSENT), says='no user is set'),
     case('GroupAdd 0 fails', FAIL, host(GroupAdd=['0']), says='GroupAdd'),
@@ -614,7 +614,21 @@ def test_every_control_carries_its_references_and_fix():
     for control in policy.CONTROLS:
         assert control.tier in (policy.FLOOR, policy.BASELINE, policy.ADVISORY)
         assert control.field and control.cis and control.pss and control.summary and control.fix
-        assert set(control.as_dict()) == {'id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix'}
+        assert set(control.as_dict()) == {'id', 'tier', 'field', 'cis', 'pss', 'summary', 'fix', 'run_fix'}
+
+
+RUN_FIX_VERBS = ('run it ', 'give ', 'bind ', 'publish ', 'pass ', 'recreate ')
+
+
+def test_every_container_control_says_the_docker_run_flag_for_containers_made_by_hand():
+    for control in policy.AUDIT_CONTROLS:
+        assert control.run_fix != control.fix and control.run_fix.startswith(RUN_FIX_VERBS), control.id
+        assert control.fix_for(True) == control.fix and control.fix_for(False) == control.run_fix
+    assert '--user 1500:1500' in policy.CONTROLS_BY_ID['non_root_user'].run_fix
+    assert '--read-only' in policy.CONTROLS_BY_ID['read_only_rootfs'].run_fix
+    assert '--memory 256m' in policy.CONTROLS_BY_ID['memory_limit'].run_fix
+    for control in policy.DAEMON_CONTROLS:  # daemon.json is one place for every daemon
+        assert control.run_fix == control.fix
 
 
 def test_floor_ids_follow_the_design():

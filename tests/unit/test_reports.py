@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
+from ansible.parsing.utils.yaml import from_yaml
 
+import github_sarif_rules
+from ansible_collections.containment.docker.plugins.filter import audit as audit_filters
 from ansible_collections.containment.docker.plugins.module_utils import _audit, _policy, _reports, _spec
 
-SARIF_SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+TOP = Path(__file__).resolve().parents[2]
+SARIF_SCHEMA = json.loads((TOP / "tests" / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+GALAXY = yaml.safe_load((TOP / "galaxy.yml").read_text(encoding="utf-8"))
 EXCEPTION_REASON = "NET_BIND_SERVICE so the legacy client can keep using port 80"
 
 
@@ -82,8 +89,16 @@ def test_audit_findings_are_the_policy_findings_plus_the_container():
         assert finding["container"] == "bb" and finding["container_id"] == inspect["Id"]
         assert finding["image"] == "containment-test/busybox:1"
         for key, value in want.items():
-            assert finding[key] == value
+            if key != "fix":
+                assert finding[key] == value
+        # a container made by hand is told the docker run flag, a managed one the option
+        assert finding["fix"] == _policy.CONTROLS_BY_ID[finding["control"]].run_fix
     assert statuses(result, "bb")["cap_drop_all"] == "fail"
+    fixes = dict((f["control"], f["fix"]) for f in result["findings"])
+    assert fixes["no_new_privileges"] == "run it with --security-opt no-new-privileges"
+    assert fixes["cap_drop_all"].startswith("run it with --cap-drop ALL") and "remove cap_add" not in fixes["cap_drop_all"]
+    good = _audit.audit([managed("aa", 1501)], host_cpus=2)["findings"]
+    assert [f["fix"] for f in good] == [c.fix for c in _policy.AUDIT_CONTROLS]
 
 
 def test_good_container_passes_and_exception_is_excepted_with_reason():
@@ -234,10 +249,168 @@ def test_junit_drops_characters_xml_cannot_carry():
 
 # ---------------------------------------------------------------- SARIF 2.1.0
 
-def test_sarif_is_valid_sarif_2_1_0(fleet):
-    sarif = _reports.to_sarif(fleet)
-    jsonschema.Draft4Validator.check_schema(SARIF_SCHEMA)
-    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(json.dumps(sarif)))
+def test_sarif_is_valid_sarif_2_1_0(fleet, sourced):
+    for report in (fleet, sourced):
+        sarif = _reports.to_sarif(report)
+        jsonschema.Draft4Validator.check_schema(SARIF_SCHEMA)
+        jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(json.dumps(sarif)))
+
+
+INVENTORY = """\
+# group_vars/web.yml of an inventory in Git
+secure_services_services:
+  - name: web
+    image: registry.example.com/web:1.4.2
+  - name: edge
+    image: registry.example.com/edge:2
+"""
+
+
+@pytest.fixture
+def sourced(tmp_path):
+    """node1 of `fleet`, its services declared in an inventory file under the source root, as the audit
+    playbook passes them (loaded by ansible-core, which tags each item with its file and line)."""
+    declared = from_yaml(INVENTORY, file_name=str(tmp_path / "inventory" / "group_vars" / "web.yml"))
+    web = managed("web", 1501)
+    web["HostConfig"]["PidsLimit"] = 0  # a failing baseline control on a managed container
+    edge = managed("edge", 1502, cap_add=["NET_BIND_SERVICE"], exceptions={"cap_drop_all": EXCEPTION_REASON})
+    node1 = _audit.audit([web, edge, by_hand("legacy")], host_cpus=2)
+    node1["daemon"] = _audit.daemon_result({"info": {"LiveRestoreEnabled": False}, "settings": {}, "bridge": None})
+    return audit_filters.audit_report({"node1": node1, "down": {"failed": True, "msg": "engine down"}},
+                                      generated_at="2026-01-02T03:04:05Z", source_root=str(tmp_path),
+                                      services={"node1": declared["secure_services_services"]})
+
+
+def test_the_report_says_where_the_inventory_declares_a_managed_container(sourced, tmp_path):
+    jsonschema.validate(sourced, _reports.REPORT_SCHEMA)
+    containers = dict((c["name"], c) for c in sourced["hosts"][1]["containers"])
+    assert containers["web"]["source"] == {"path": "inventory/group_vars/web.yml", "line": 3}
+    assert containers["edge"]["source"] == {"path": "inventory/group_vars/web.yml", "line": 5}
+    assert containers["legacy"]["source"] is None  # not managed: no declaration
+    assert sourced["source_root"] == str(tmp_path)
+    assert sourced["tool"]["version"] == GALAXY["version"] and sourced["tool"]["information_uri"] == GALAXY["repository"]
+
+
+def test_a_source_outside_the_root_is_kept_absolute_and_sarif_falls_back_to_the_engine():
+    node = _audit.audit([managed("web", 1501, memory="64m")], host_cpus=2)
+    node["findings"][0].update(status="fail")
+    report = _reports.combine({"n": node}, sources={"n": {"web": {"path": "/elsewhere/hosts.yml", "line": 7}}},
+                              source_root="/src")
+    assert report["hosts"][0]["containers"][0]["source"] == {"path": "/elsewhere/hosts.yml", "line": 7}
+    location = _reports.to_sarif(report)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location == {"artifactLocation": {"uri": "n/containers/web", "uriBaseId": "DOCKER_ENGINES"}, "region": {"startLine": 1}}
+
+
+def test_sarif_physical_locations_point_at_the_inventory_line_else_the_engine(sourced):
+    run = _reports.to_sarif(sourced)["runs"][0]
+    where = dict(((r["properties"]["host"], r["properties"].get("container"), r["ruleId"]),
+                  r["locations"][0]["physicalLocation"]) for r in run["results"])
+    assert where[("node1", "web", "pids_limit")] == {
+        "artifactLocation": {"uri": "inventory/group_vars/web.yml", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 3}}
+    assert where[("node1", "edge", "cap_drop_all")]["region"] == {"startLine": 5}
+    assert where[("node1", "legacy", "memory_limit")] == {
+        "artifactLocation": {"uri": "node1/containers/legacy", "uriBaseId": "DOCKER_ENGINES"}, "region": {"startLine": 1}}
+    assert where[("node1", None, "live_restore")]["artifactLocation"] == {"uri": "node1/daemon", "uriBaseId": "DOCKER_ENGINES"}
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == "file://%s/" % sourced["source_root"]
+    assert run["originalUriBaseIds"]["DOCKER_ENGINES"]["uri"] == "docker:///"
+    for result in run["results"]:  # the logical location stays beside the physical one
+        assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].startswith("node1")
+
+
+def test_sarif_driver_has_the_collection_version_and_its_information_uri(sourced):
+    driver = _reports.to_sarif(sourced)["runs"][0]["tool"]["driver"]
+    assert driver["version"] == driver["semanticVersion"] == GALAXY["version"]
+    assert driver["informationUri"] == GALAXY["repository"]
+    assert audit_filters.collection_metadata() == {"version": GALAXY["version"], "information_uri": GALAXY["repository"]}
+
+
+def test_collection_metadata_of_an_installed_collection_is_its_manifest(tmp_path):
+    (tmp_path / "MANIFEST.json").write_text(json.dumps({"collection_info": {"version": "1.2.3", "repository": "https://x"}}))
+    assert audit_filters.collection_metadata(str(tmp_path)) == {"version": "1.2.3", "information_uri": "https://x"}
+    assert audit_filters.collection_metadata(str(tmp_path / "none")) == {"version": None, "information_uri": None}
+
+
+def test_sarif_security_severity_follows_the_tier(sourced):
+    rules = _reports.to_sarif(sourced)["runs"][0]["tool"]["driver"]["rules"]
+    severity = dict((r["id"], r["properties"]["security-severity"]) for r in rules)
+    assert severity["no_new_privileges"] == "8.0" and severity["tls_on_tcp"] == "8.0"   # floor: high
+    assert severity["cap_drop_all"] == "5.0" and severity["live_restore"] == "5.0"     # baseline: medium
+    assert severity["healthcheck"] == "2.0" and severity["userns_remap"] == "2.0"      # advisory: low
+    assert len(severity) == len(_policy.AUDIT_CONTROLS) + len(_policy.DAEMON_CONTROLS)
+
+
+def test_sarif_help_tells_both_fixes_in_markdown(sourced):
+    rules = dict((r["id"], r) for r in _reports.to_sarif(sourced)["runs"][0]["tool"]["driver"]["rules"])
+    help_ = rules["no_new_privileges"]["help"]
+    assert _policy.CONTROLS_BY_ID["no_new_privileges"].fix in help_["text"]
+    assert "--security-opt no-new-privileges" in help_["text"] and "`docker run`" in help_["markdown"]
+    assert rules["live_restore"]["help"]["text"].startswith("Fix: set \"live-restore\": true")
+
+
+def test_sarif_fingerprints_are_stable_across_runs_and_automation_ids_per_host_set(sourced, fleet):
+    later = json.loads(json.dumps(sourced))
+    later["generated_at"] = "2026-02-03T04:05:06Z"
+    first, second = (_reports.to_sarif(r)["runs"][0] for r in (sourced, later))
+    assert [r["partialFingerprints"] for r in first["results"]] == [r["partialFingerprints"] for r in second["results"]]
+    assert first["automationDetails"]["id"] == "containment.docker/audit/down,node1/2026-01-02T03:04:05Z"
+    category = first["automationDetails"]["id"].rsplit("/", 1)[0]
+    assert second["automationDetails"]["id"].rsplit("/", 1)[0] == category
+    other = _reports.to_sarif(fleet)["runs"][0]["automationDetails"]["id"].rsplit("/", 1)[0]
+    assert other == "containment.docker/audit/down,far,node1,node2" and other != category
+    many = _reports.combine(dict(("host-%03d.example.com" % i, {"unreachable": True}) for i in range(40)))
+    assert re.match(r"^containment\.docker/audit/40-hosts-[0-9a-f]{16}/$", _reports.automation_id(many))
+
+
+@pytest.mark.parametrize("source, what, check", github_sarif_rules.RULES, ids=[r[2].__name__ for r in github_sarif_rules.RULES])
+def test_sarif_meets_github_code_scanning_rules(fleet, sourced, source, what, check):
+    for report in (fleet, sourced):
+        assert check(_reports.to_sarif(report)) == [], "%s: %s" % (source, what)
+
+
+def _first_location(sarif):
+    return sarif["runs"][0]["results"][0]["locations"][0]
+
+
+# One breakage per rule above: the check must see it (a rule that sees nothing proves nothing).
+BREAKAGES = {
+    "version": lambda s: s.update(version="2.0.0"),
+    "runs_limit": lambda s: s.update(runs=s["runs"] * 21),
+    "driver_name": lambda s: s["runs"][0]["tool"]["driver"].pop("name"),
+    "run_limits": lambda s: s["runs"][0].update(results=s["runs"][0]["results"] * 25001),
+    "rule_texts": lambda s: s["runs"][0]["tool"]["driver"]["rules"][0].pop("help"),
+    "rule_level": lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["defaultConfiguration"].update(level="fatal"),
+    "rule_tags": lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["properties"].update(tags=["t%d" % i for i in range(11)]),
+    "security_severity": lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["properties"].update({"security-severity": 8.0}),
+    "result_rule": lambda s: s["runs"][0]["results"][0].update(ruleIndex=s["runs"][0]["results"][0]["ruleIndex"] + 1),
+    "result_message_and_level": lambda s: s["runs"][0]["results"][0].update(level="warn"),
+    "result_locations": lambda s: s["runs"][0]["results"][0].update(locations=[]),
+    "physical_location": lambda s: _first_location(s)["physicalLocation"].pop("region"),
+    "uri_in_repository": lambda s: _first_location(s)["physicalLocation"]["artifactLocation"].update(uri="docker://node1/web"),
+    "uri_base_ids": lambda s: s["runs"][0]["originalUriBaseIds"].pop("DOCKER_ENGINES"),
+    "fingerprints": lambda s: s["runs"][0]["results"][1].update(ruleId=s["runs"][0]["results"][0]["ruleId"],
+                                                                partialFingerprints=s["runs"][0]["results"][0]["partialFingerprints"]),
+    "automation_details": lambda s: s["runs"][0].pop("automationDetails"),
+}
+
+
+def test_every_github_rule_has_a_breakage():
+    assert sorted(BREAKAGES) == sorted(r[2].__name__ for r in github_sarif_rules.RULES)
+
+
+@pytest.mark.parametrize("name", sorted(BREAKAGES))
+def test_each_github_rule_catches_its_breakage(sourced, name):
+    sarif = json.loads(json.dumps(_reports.to_sarif(sourced)))
+    BREAKAGES[name](sarif)
+    check = next(r[2] for r in github_sarif_rules.RULES if r[2].__name__ == name)
+    assert check(sarif), name
+
+
+def test_sarif_keeps_the_most_severe_results_within_githubs_limit(monkeypatch, sourced):
+    monkeypatch.setattr(_reports, "SARIF_MAX_RESULTS", 3)
+    run = _reports.to_sarif(sourced)["runs"][0]
+    assert [r["properties"]["status"] for r in run["results"]] == ["fail"] * 3
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["level"] == "warning" and "the 3 most severe" in n["message"]["text"] for n in notes)
 
 
 @pytest.mark.parametrize("breakage", [
@@ -320,3 +493,72 @@ def test_html_is_self_contained_and_escaped():
 def test_html_passed_verdict():
     page = _reports.to_html(_reports.combine({"a": _audit.audit([managed("web", 1501)], 2)}))
     assert "PASSED" in page and "every control passes" in page
+
+
+# ---------------------------------------------------------------- console (kube-bench style)
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_console_has_a_line_per_failing_control_with_the_fix_for_how_the_container_was_made(sourced):
+    lines = _reports.to_console(sourced, report_dir="/srv/reports").split("\n")
+    failing = [f for f in sourced["findings"] + sourced["daemon_findings"] if f["status"] == "fail"]
+    fail_lines = [line for line in lines if line.startswith("[FAIL] ") and "Fix: " in line]
+    assert len(fail_lines) == len(failing)
+    # by hand: the docker run flag; managed (the web service): the module option
+    assert "[FAIL] 5.26 no_new_privileges          legacy: no-new-privileges is not set, so setuid binaries can escalate. " \
+           "Fix: run it with --security-opt no-new-privileges" in lines
+    pids = next(line for line in lines if " pids_limit " in line and "web:" in line)
+    assert pids.startswith("[FAIL] 5.29 ") and pids.endswith("Fix: " + _policy.CONTROLS_BY_ID["pids_limit"].fix)
+    assert any(line.startswith("[FAIL] 2.15 ") and "live_restore" in line and "node1 daemon: live-restore is off" in line
+               and 'Fix: set "live-restore": true' in line for line in lines)
+    assert "[INFO] node1/legacy: containment-test/busybox:1 (not made by containment.docker, fixes are docker run flags)" in lines
+    assert "[INFO] node1/web: containment-test/web:1 (service web of containment.docker, fixes are its options)" in lines
+    excepted = next(line for line in lines if " cap_drop_all " in line and "edge:" in line)
+    assert excepted.startswith("[INFO] 5.4 ") and "excepted (%s)" % EXCEPTION_REASON in excepted
+    warned = [f for f in sourced["findings"] + sourced["daemon_findings"] if f["status"] == "warn"]
+    assert len([line for line in lines if line.startswith("[WARN] ")]) == len(warned) > 0
+    assert any(line.startswith("[WARN] 5.27 healthcheck ") and "legacy: no healthcheck is defined. Fix: run it with "
+               "--health-cmd" in line for line in lines)
+    assert "[FAIL] down: not audited: engine down" in lines
+    assert lines[-2] == "Reports (JSON, JUnit XML, SARIF, HTML): /srv/reports"
+    counts, daemons = sourced["summary"]["by_status"], sourced["summary"]["daemons"]["by_status"]
+    assert lines[-1] == ("== Summary: %d PASS, %d FAIL, %d WARN, %d EXCEPTED in 3 container(s); %d PASS, %d FAIL, %d WARN, "
+                         "%d EXCEPTED in 1 daemon(s); 1 of 2 host(s) audited; FAILED ==" % (
+                             counts["pass"], counts["fail"], counts["warn"], counts["excepted"],
+                             daemons["pass"], daemons["fail"], daemons["warn"], daemons["excepted"]))
+    assert not any(ANSI.search(line) for line in lines)
+
+
+def test_console_columns_line_up_and_passing_containers_take_one_line():
+    report = _reports.combine({"a": _audit.audit([managed("web", 1501), by_hand("x")], 2)})
+    lines = _reports.to_console(report).split("\n")
+    assert "[PASS] a/web: every control passes (%d)" % len(_policy.AUDIT_CONTROLS) in lines
+    rows = [line for line in lines if "Fix: " in line]
+    assert len({line.index(" x: ") for line in rows}) == 1  # CIS and control columns padded alike
+    assert not any("web" in line for line in rows)
+
+
+def test_console_colours_only_the_tags_when_asked(sourced):
+    plain = _reports.to_console(sourced)
+    coloured = _reports.to_console(sourced, colour=True)
+    assert ANSI.sub("", coloured) == plain
+    for tag, code in (("FAIL", 31), ("WARN", 33), ("INFO", 34)):
+        assert plain.count("[%s] " % tag) == coloured.count("\x1b[%dm[%s]\x1b[0m " % (code, tag)) > 0
+    passing = _reports.to_console(_reports.combine({"a": _audit.audit([managed("web", 1501)], 2)}), colour=True)
+    assert passing.startswith("\x1b[34m[INFO]\x1b[0m a: ") and "\n\x1b[32m[PASS]\x1b[0m a/web: " in passing
+
+
+@pytest.mark.parametrize("tty, env, expected", [
+    (True, {}, True),
+    (False, {}, False),                               # a pipe, a file, a CI log
+    (True, {"NO_COLOR": "1"}, False),                 # no-color.org: any value
+    (True, {"NO_COLOR": ""}, True),
+    (True, {"ANSIBLE_NOCOLOR": "1"}, False),
+    (True, {"ANSIBLE_NOCOLOR": "true"}, False),
+    (True, {"ANSIBLE_NOCOLOR": "0"}, True),
+    (True, {"CI": "true"}, False),                    # GitHub Actions, GitLab CI set CI
+    (True, {"CI": "false"}, True),
+])
+def test_console_colour_only_on_a_terminal_and_never_with_no_color_or_in_ci(tty, env, expected):
+    assert _reports.console_colour(tty, env) is expected
