@@ -33,38 +33,41 @@ def _failed_controls(findings):
 
 def load_specs(raws, host_cpus=None, check_unique_uid=False):
     """Normalise and validate every service; raise SpecError naming every problem of every service."""
-    specs, problems = [], []
-    for raw in raws:
-        try:
-            specs.append((_spec.normalize_spec(raw), raw))
-        except _spec.SpecError as exc:
-            problems.extend(exc.problems)
-    names = [spec['name'] for spec, _raw in specs]
-    for name in sorted(set(n for n in names if names.count(n) > 1)):
-        problems.append(dict(service=name, field='name', rule='format', message='two services are named %s' % name,
-                             fix='give every service on a host its own name'))
-    live_specs = [s for s, raw in specs if (raw.get('state') or 'started') != 'absent']
-    ctx = {'host_cpus': host_cpus}
-    if check_unique_uid:
-        ctx['uid_owners'] = policy.uid_owners((s['user'], s['name']) for s in live_specs)
-    for spec, raw in specs:
-        if (raw.get('state') or 'started') == 'absent':
-            continue
-        try:
-            _spec.validate_spec(spec, ctx)
-        except _spec.SpecError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise _spec.SpecError(problems)
-    services = [(spec, _operations(raw)) for spec, raw in specs]
-    problems = operation_problems(services) + start_order_problems(services)
+    services, ctx, problems = check_specs(raws, host_cpus, check_unique_uid)
     if problems:
         raise _spec.SpecError(problems)
     return services, ctx
 
 
-def _operations(raw):
-    return _spec.operations(raw)  # checked by normalize_spec already: state, pull, grace_period, healthy_timeout
+def check_specs(raws, host_cpus=None, check_unique_uid=False, offline=False):
+    """Every problem of every service in one pass: keys, types and units, the policy (a control on a field that
+    has a format problem already is left out), names, operations and the start order. Returns
+    ([(spec, ops)] of the services that have a spec, the policy's context, [problem]). Pure; `offline`: see _spec.collect_spec."""
+    problems, checked = [], []
+    for raw in raws:
+        spec, found = _spec.collect_spec(raw, offline=offline)
+        problems.extend(found)
+        if spec is not None:
+            checked.append((spec, _spec.operation_values(raw), set(p['field'] for p in found)))
+    names = [spec['name'] for spec, _ops, _fields in checked]
+    for name in sorted(set(n for n in names if n is not None and names.count(n) > 1)):
+        problems.append(dict(service=name, field='name', rule='format', message='two services are named %s' % name,
+                             fix='give every service on a host its own name'))
+    ctx = {'host_cpus': host_cpus}
+    if check_unique_uid:
+        ctx['uid_owners'] = policy.uid_owners((s['user'], s['name']) for s, ops, fields in checked
+                                              if ops['state'] != 'absent' and 'user' not in fields)
+    for spec, ops, fields in checked:
+        if ops['state'] == 'absent':
+            continue
+        try:
+            problems.extend(_spec.policy_problems(spec, ctx, skip=fields)[1])
+        except (TypeError, ValueError, KeyError, AttributeError):
+            if not fields:
+                raise
+            # a stand-in value the container cannot be built from: its format problems are reported, the policy's next run
+    services = [(spec, ops) for spec, ops, _fields in checked]
+    return services, ctx, problems + operation_problems(services) + start_order_problems(services)
 
 
 def _problem(service, field, rule, message, fix):

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import ipaddress
 import json
@@ -131,12 +132,25 @@ def format_problem(problem):
 
 
 class _Collector(object):
-    def __init__(self, service):
+    """The problems of one service. `offline`: checked where the service will not run (the role's check on the
+    controller), so the files named by env_file, secrets and seccomp=FILE, which are on the managed host, are not read."""
+
+    def __init__(self, service, offline=False):
         self.service = service
+        self.offline = offline
         self.problems = []
 
     def add(self, field, rule, message, fix):
         self.problems.append(dict(service=self.service, field=field, rule=rule, message=message, fix=fix))
+
+
+def _unknown_key(errors, field, key, known, what='there is'):
+    """An unknown key, with the closest known one as the fix ("did you mean ...")."""
+    known = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    fix = ("did you mean %r? Rename it" % close[0] if close else
+           "remove it or correct the spelling; the options are: %s" % ', '.join(known))
+    errors.add(field, 'unknown option', '%s no option %r' % (what, key), fix)
 
 
 # ---------------------------------------------------------------- units
@@ -366,7 +380,7 @@ def _secret_item(errors, item, user):
         item = {}
         errors.add('secrets', 'format', 'a secret must be a mapping', 'give name, source and, if needed, target')
     for key in sorted(set(item) - set(SERVICE_OPTIONS['secrets']['options'])):
-        errors.add('secrets', 'unknown option', 'secrets have no option %r' % key, 'use name, source and target')
+        _unknown_key(errors, 'secrets', key, SERVICE_OPTIONS['secrets']['options'], 'secrets have')
     name, source = str(item.get('name') or ''), str(item.get('source') or '')
     if not secrets.SECRET_NAME.fullmatch(name):
         errors.add('secrets', 'format', 'secret name %r is not a file name' % name,
@@ -379,6 +393,8 @@ def _secret_item(errors, item, user):
     if not source.startswith('/'):
         errors.add('secrets', 'format', 'secret %s: source %r is not an absolute path' % (name, source),
                    'give the absolute path of the file on the managed host')
+        return result
+    if errors.offline:
         return result
     info, problem = secrets.read_secret_file(source)
     if problem:
@@ -574,7 +590,7 @@ def _tmpfs_item(errors, item):
     if not isinstance(item, dict):
         item = {'path': item} if isinstance(item, str) else {}
     for key in sorted(set(str(k) for k in item) - set(SERVICE_OPTIONS['tmpfs']['options'])):
-        errors.add('tmpfs', 'unknown option', 'tmpfs has no option %r' % key, 'use path, size, mode and exec_reason')
+        _unknown_key(errors, 'tmpfs', key, SERVICE_OPTIONS['tmpfs']['options'], 'tmpfs has')
     path = str(item.get('path') or '')
     if not path.startswith('/') or _has_control(path):
         errors.add('tmpfs', 'format', 'tmpfs path %r is not absolute' % path, 'give an absolute path such as /tmp')
@@ -598,8 +614,7 @@ def _healthcheck(errors, value):
         return None
     options = SERVICE_OPTIONS['healthcheck']['options']
     for key in sorted(set(str(k) for k in value) - set(options)):
-        errors.add('healthcheck', 'unknown option', 'healthcheck has no option %r' % key,
-                   'use %s' % ', '.join(sorted(options)))
+        _unknown_key(errors, 'healthcheck', key, options, 'healthcheck has')
     test = _healthcheck_test(errors, value.get('test'))
     retries = value.get('retries')
     # moby daemon/container.go validateHealthCheck: "Retries in Healthcheck cannot be negative"; Go int
@@ -612,6 +627,7 @@ def _healthcheck(errors, value):
         except ValueError:
             errors.add('healthcheck', 'format', '%s %r is not a duration' % (key, value.get(key)),
                        "give a duration such as '10s' or '1m'")
+            result[key] = 0
             continue
         # moby validateHealthCheck: a duration is 0 (the default) or at least MinimumDuration (1 ms); int64 ns
         if 0 < result[key] < MIN_DURATION_NS or result[key] > INT64_MAX:
@@ -851,7 +867,7 @@ def _parse_networks(errors, value, spec):
     for item in value:
         item = dict(name=item) if not isinstance(item, dict) else dict(item)
         for key in sorted(set(str(k) for k in item) - {'name', 'aliases', 'ipv4_address', 'ipv6_address'}):
-            errors.add('networks', 'unknown option', 'networks have no option %r' % key, 'use name, aliases, ipv4_address and ipv6_address')
+            _unknown_key(errors, 'networks', key, ('name', 'aliases', 'ipv4_address', 'ipv6_address'), 'networks have')
         net = str(item.get('name') or '')
         if not _NETWORK_NAME.fullmatch(net):
             errors.add('networks', 'format', 'network name %r is invalid' % net, 'use ASCII letters, digits, _ . -')
@@ -968,6 +984,8 @@ def _parse_security_opts(errors, value, spec):
         opt = str(opt).strip()
         key, _sep, profile = opt.partition('=')
         if key == 'seccomp' and profile.startswith('/'):
+            if errors.offline:
+                continue  # the profile is read on the managed host
             opt = _seccomp_profile(errors, profile)
             if opt is None:
                 continue
@@ -1202,6 +1220,8 @@ def _parse_env_file(errors, value, spec):
         if not path.startswith('/'):
             errors.add('env_file', 'format', 'env file %s is not an absolute path' % path,
                        'give the absolute path of the file on the managed host')
+            continue
+        if errors.offline:
             continue
         parsed, problem = secrets.read_env_file(path)
         if problem:
@@ -1731,6 +1751,8 @@ OPERATIONS = (
     Option('restart', type='bool', default=False, parse=_parse_bool('restart')),
 )
 OPERATIONS_BY_NAME = dict((o.name, o) for o in OPERATIONS)
+# The fields the collection always sets (read_only, cap_drop, privileged): no option, so a key named so is refused.
+FIXED_BY_NAME = dict((o.name, o) for o in OPTIONS if not o.argument and o.fixed is not None)
 
 # The argument specs: the modules, the stack and the role accept exactly these keys (the role's
 # meta/argument_specs.yml and the module docs are kept equal to them by unit tests).
@@ -1771,16 +1793,38 @@ def normalize_spec(raw, service=None):
     `raw` may come from the module's argument parsing (defaults filled in) or straight from
     a list of services (defaults missing). The operation options (state, pull, ...) are checked
     too, but not kept. Raises SpecError naming every problem."""
+    spec, problems = collect_spec(raw, service)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _unknown_option(errors, key):
+    """A key that is no option: a control or a field the collection always sets says so, else the closest option."""
+    control = policy.CONTROLS_BY_ID.get(key)
+    fixed = FIXED_BY_NAME.get(key)
+    if control is not None:
+        errors.add(key, 'unknown option', '%s is a %s control of the policy, not an option' % (key, control.tier),
+                   'remove it: the collection always applies it' if control.tier == policy.FLOOR else
+                   'remove it; to relax it, name it in exceptions with a written reason (exceptions: {%s: WHY})' % key)
+    elif fixed is not None:
+        errors.add(key, 'unknown option', '%s is not an option: the collection always sets it to %r' % (key, fixed.fixed),
+                   'remove it')
+    else:
+        _unknown_key(errors, key, key, list(SERVICE_OPTIONS) + list(OPERATION_OPTIONS))
+
+
+def collect_spec(raw, service=None, offline=False):
+    """normalize_spec without raising: (the canonical spec as far as it goes, or None if `raw` is no mapping;
+    every problem). `offline`: see _Collector."""
     service = service or (raw.get('name') if isinstance(raw, dict) else None)
-    errors = _Collector(service)
+    errors = _Collector(service, offline)
     if not isinstance(raw, dict):
         errors.add('(service)', 'format', 'a service must be a mapping, got %s' % type(raw).__name__,
                    'write the service as a dict of options')
-        raise SpecError(errors.problems)
-    unknown = sorted(set(str(k) for k in raw) - set(SERVICE_OPTIONS) - set(OPERATION_OPTIONS))
-    for key in unknown:
-        errors.add(key, 'unknown option', 'there is no option %r' % key,
-                   'remove it or correct the spelling; options are: %s' % ', '.join(sorted(SERVICE_OPTIONS)))
+        return None, errors.problems
+    for key in sorted(set(str(k) for k in raw) - set(SERVICE_OPTIONS) - set(OPERATION_OPTIONS)):
+        _unknown_option(errors, key)
     removing = raw.get('state') == 'absent'
     spec = {}
     for option in OPTIONS:
@@ -1791,9 +1835,7 @@ def normalize_spec(raw, service=None):
             errors.add(option.name, 'required', 'the option is missing', 'set %s' % option.name)
         spec[option.name] = option.parse(errors, value, spec) if option.parse else value
     _operation_values(errors, raw)
-    if errors.problems:
-        raise SpecError(errors.problems)
-    return spec
+    return spec, errors.problems
 
 
 def operations(raw):
@@ -1804,6 +1846,11 @@ def operations(raw):
     if errors.problems:
         raise SpecError(errors.problems)
     return ops
+
+
+def operation_values(raw):
+    """The operation options of one service with their defaults, not checked (collect_spec reports their problems)."""
+    return _operation_values(_Collector(None), raw if isinstance(raw, dict) else {})
 
 
 def _operation_values(errors, raw):
@@ -1872,16 +1919,24 @@ def desired_inspect(spec, image_id=None, image_config=None):
 
 def validate_spec(spec, ctx=None, image_config=None):
     """Refuse a spec that breaks the policy. Returns the findings of the container it would be."""
+    findings, problems = policy_problems(spec, ctx, image_config)
+    if problems:
+        raise SpecError(problems)
+    return findings
+
+
+def policy_problems(spec, ctx=None, image_config=None, skip=()):
+    """(the findings of the container the spec would be, a problem per failing control), leaving out the
+    controls on the fields in `skip`: those a format problem names already (the value is a stand-in)."""
+    skip = set(skip) | (set(['memory_swap']) if 'memory' in skip else set())  # memory_swap defaults to memory
     desired = desired_inspect(spec, None, image_config)
     findings = policy.evaluate(desired, ctx, spec['exceptions'])
     errors = _Collector(spec['name'])
     for finding in findings:
-        if finding['status'] == policy.FAIL:
+        if finding['status'] == policy.FAIL and not set(finding['field'].split(', ')) & skip:
             errors.add(finding['field'], '%s (%s)' % (finding['control'], finding['tier']),
                        finding['message'], finding['fix'])
-    if errors.problems:
-        raise SpecError(errors.problems)
-    return findings
+    return findings, errors.problems
 
 
 def load_spec(raw, ctx=None, image_config=None):

@@ -181,8 +181,8 @@ def test_a_healthcheck_string_becomes_cmd_shell_with_durations():
 FLOOR_FIX = dict((c.id, c.fix) for c in policy.CONTROLS)
 
 NORMALIZE_REFUSES = [
-    ('an unknown option privileged', raw(privileged=True), 'privileged', 'unknown option', "no option 'privileged'"),
-    ('an option to turn read_only off', raw(read_only=False), 'read_only', 'unknown option', "no option 'read_only'"),
+    ('an unknown option privileged', raw(privileged=True), 'privileged', 'unknown option', 'privileged is not an option: the collection always sets it to False'),
+    ('an option to turn read_only off', raw(read_only=False), 'read_only', 'unknown option', 'read_only is not an option: the collection always sets it to True'),
     ('a misspelled option', raw(memroy='1g'), 'memroy', 'unknown option', "no option 'memroy'"),
     ('a missing user', raw(user=ABSENT), 'user', 'required', 'missing'),
     ('a missing memory', raw(memory=ABSENT), 'memory', 'required', 'missing'),
