@@ -67,7 +67,9 @@ def check_specs(raws, host_cpus=None, check_unique_uid=False, offline=False):
                 raise
             # a stand-in value the container cannot be built from: its format problems are reported, the policy's next run
     services = [(spec, ops) for spec, ops, _fields in checked]
-    return services, ctx, problems + operation_problems(services) + start_order_problems(services)
+    problems += operation_problems(services) + start_order_problems(services)
+    order = dict((name, index) for index, name in reversed(list(enumerate(names))))
+    return services, ctx, sorted(problems, key=lambda p: order.get(p['service'], len(order)))  # per service, as found
 
 
 def _problem(service, field, rule, message, fix):
