@@ -226,15 +226,18 @@ def plan_service(spec, ops, live, image, ctx):
     desired['Config']['Labels'] = dict(image_labels, **desired['Config']['Labels'])
     _spec.settle_secret_digests(spec, desired['Config']['Labels'], live)
     ctx = dict(ctx, image_labels=image_labels)  # an image cannot grant its containers exceptions
-    if live is None:
-        return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired, 'ctx': ctx}
+    if live is None:  # the image by its tag and short id: the diff leaves ids out
+        image_note = 'image %s (%s)' % (spec['image'], _short_id(image_id)) if image_id else 'image %s would be pulled' % spec['image']
+        return {'action': 'create', 'reasons': ['no container named %s' % spec['name'], image_note], 'desired': desired, 'ctx': ctx}
     reasons = []
     if policy.LABEL_MANAGED not in ((live.get('Config') or {}).get('Labels') or {}):
         reasons.append('container %s was not created by containment.docker' % spec['name'])
     if image_id is None:
         reasons.append('image %s would be pulled' % spec['image'])
     for field, (have, want) in sorted(_spec.compare(desired, live).items()):
-        if field == 'image_id' and image_id is None:
+        if field == 'image_id':
+            if image_id is not None:
+                reasons.append('image %s is another image: live %s, wanted %s' % (spec['image'], _short_id(have), _short_id(want)))
             continue
         if field == 'labels':
             # secret files by name only: their digest labels never enter a reason
@@ -251,7 +254,7 @@ def plan_service(spec, ops, live, image, ctx):
         if field == 'env':  # values of secret names never enter a reason
             reasons.append('env differs: %s' % _spec.env_change(have, want, _spec.secret_env_names(spec, live)))
             continue
-        reasons.append('%s differs: live %s, wanted %s' % (field, _short(have), _short(want)))
+        reasons.append('%s differs: live %s, wanted %s' % (field, _short(_spec.shown_as(field, have)), _short(_spec.shown_as(field, want))))
     for finding in _failed_controls(policy.evaluate(live, ctx)):
         reasons.append('live container fails %s: %s' % (finding['control'], finding['message']))
     action, reasons = 'recreate', _dedupe(reasons)
@@ -267,6 +270,11 @@ def plan_service(spec, ops, live, image, ctx):
         elif state == 'started' and ops.get('restart'):
             action, reasons = 'restart', ['restart: true']
     return {'action': action, 'reasons': reasons, 'desired': desired, 'ctx': ctx}
+
+
+def _short_id(image_id):
+    """'sha256:0123456789abcdef...' -> '0123456789ab', as docker images shows it."""
+    return str(image_id or '?').split(':', 1)[-1][:12]
 
 
 def _short(value):
@@ -362,7 +370,7 @@ class Converger(object):
             outcomes = self._execute(plans, pruned, live, ctx)
 
         for (spec, ops, plan), outcome in zip(plans, outcomes):
-            diff = _spec.diff_view(spec, plan['desired'], live.get(spec['name']))
+            diff = _spec.diff_view(spec, plan['desired'], live.get(spec['name']), plan.get('ctx', {}).get('image_labels'))
             if plan['action'] in ('start', 'stop'):
                 diff['before']['running'], diff['after']['running'] = plan['action'] == 'stop', plan['action'] == 'start'
             recovery = recovered[spec['name']]

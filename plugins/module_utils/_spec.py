@@ -1489,6 +1489,54 @@ def _read_devices(inspect):
                   for x in (inspect.get('HostConfig') or {}).get('Devices') or [])
 
 
+# ---------------------------------------------------------------- diff: the value read, as the inventory writes it
+
+def _show_healthcheck(view):
+    """{'test': 'wget ...' (a CMD-SHELL as its string, else the list), 'interval': '10s', ...}."""
+    test = view.get('Test') or []
+    return {'test': test[1] if len(test) == 2 and test[0] == 'CMD-SHELL' else test, 'interval': view.get('Interval'),
+            'timeout': view.get('Timeout'), 'retries': view.get('Retries'), 'start_period': view.get('StartPeriod')}
+
+
+_HARDENED_TMPFS = set(['rw', 'nosuid', 'nodev', 'noexec'])
+
+
+def _show_tmpfs(view):
+    """[{'path': '/tmp', 'size': '64m', 'mode': '1777'}], with the mount flags only when they are not the hardened ones."""
+    items = []
+    for path, opts in sorted(view.items()):
+        item = dict(path=path, size=opts.get('size'), mode=opts.get('mode'))
+        flags = set(k for k, v in opts.items() if v is True)
+        if flags != _HARDENED_TMPFS:
+            item['options'] = ','.join(sorted(flags))
+        items.append(item)
+    return items
+
+
+def _show_port(text):
+    """'127.0.0.1:8080:80/tcp' -> '127.0.0.1:8080:80', ':8080:80/udp' -> '8080:80/udp', '::1:8080:80/tcp' -> '[::1]:8080:80'."""
+    ip, host, port = text.rsplit(':', 2)
+    port = port[:-len('/tcp')] if port.endswith('/tcp') else port
+    ip = '[%s]' % ip if ':' in ip else ip
+    return ':'.join(([ip] if ip else []) + ([host] if host or ip else []) + [port])
+
+
+def _show_network_mode(mode):
+    """A mode the inventory writes; the first network's name (which Docker keeps as the mode) is shown by networks."""
+    return mode if mode in ('none', 'bridge', 'host', 'default') or str(mode).startswith('container:') else ''
+
+
+def _show_labels(labels):
+    """The service's own labels, and a secret file's digest label (masked), which says that its content changed.
+    The collection's other labels are bookkeeping (the spec hash) or repeat another row (exceptions, tmpfs, volumes)."""
+    return dict((k, v) for k, v in labels.items() if not k.startswith(policy.LABEL_PREFIX) or k.startswith(policy.LABEL_SECRET_FILE))
+
+
+def _read_exceptions(inspect):
+    return dict((k[len(policy.LABEL_EXCEPTION):], v) for k, v in policy.labels_of(inspect).items()
+                if k.startswith(policy.LABEL_EXCEPTION))
+
+
 # ---------------------------------------------------------------- the options, declared once
 
 IF_SET = 'if set'  # `hashed`: enters the spec hash only when set, so that a new option leaves existing hashes alone
@@ -1510,16 +1558,19 @@ class Option(object):
     compare: False (never compared: orchestration, or compared through another row), or
         compare(desired, live) -> (live, wanted) | None for options compared on the keys the spec sets.
     hashed: in the spec hash (True), never (False), IF_SET, or hashed(spec) -> the value hashed (None: left out).
+    diff: how the diff (and a reason) shows the value read: diff(value) -> what a reviewer reads, in the shape
+        the inventory writes; None shows it as read, False leaves the option out of the diff. A row that is
+        not compared (compare=False) but read is still in the diff (the image's tag).
     """
 
     def __init__(self, name, type='str', default=None, required=False, choices=None, elements=None, options=None,
                  no_log=None, argument=True, parse=None, inspect=None, engine=None, fixed=None, read=None, show=None,
-                 live_default=None, when_set=False, compare=None, hashed=True):
+                 live_default=None, when_set=False, compare=None, hashed=True, diff=None):
         self.name, self.type, self.default, self.required = name, type, default, required
         self.choices, self.elements, self.options, self.no_log = choices, elements, options, no_log
         self.argument, self.parse, self.inspect, self.engine, self.fixed = argument, parse, inspect, engine, fixed
         self._read, self.show, self.live_default, self.when_set = read, show, live_default, when_set
-        self.compare, self.hashed = compare, hashed
+        self.compare, self.hashed, self.diff = compare, hashed, diff
 
     def argument_spec(self):
         spec = dict(type=self.type)
@@ -1554,18 +1605,23 @@ class Option(object):
         """In the diff of a create or a remove (the rows compared on their own)."""
         return self.compare is None and (self._read is not None or isinstance(self.inspect, str))
 
-    def difference(self, desired, live):
-        if self.compare is False:
+    def difference(self, desired, live, compared=True):
+        """(live, wanted) as read, or None when equal; `compared` False: also the rows read but not compared."""
+        if self.compare is False and (compared or self._read is None and not isinstance(self.inspect, str)):
             return None
-        if self.compare is not None:
+        if callable(self.compare):
             return self.compare(desired, live)
-        if not self.shown:
+        if compared and not self.shown:
             return None
         wanted = self.read(desired)
         if self.when_set and wanted is None:
             return None
         have = self.read(live)
         return (have, wanted) if have != wanted else None
+
+    def shown_as(self, value):
+        """The value as the diff and the reasons show it."""
+        return self.diff(value) if callable(self.diff) and value is not None else value
 
     def hash_value(self, spec):
         if callable(self.hashed):
@@ -1589,10 +1645,10 @@ RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped']
 
 OPTIONS = (
     # what it is
-    Option('name', required=True, parse=_parse_name, inspect='Name', engine=lambda v, s: '/' + v, compare=False),
+    Option('name', required=True, parse=_parse_name, inspect='Name', engine=lambda v, s: '/' + v, compare=False, diff=False),
     Option('image', required=UNLESS_ABSENT, parse=_parse_image, inspect='Config.Image', compare=False),
     Option('image_id', argument=False, inspect=lambda spec, c, image: _put(c, 'Image', image['id']), read=lambda i: i.get('Image'),
-           hashed=False),
+           hashed=False, diff=False),  # the reasons name the image by its tag and a short id
     Option('command', type='raw', parse=_parse_command, inspect='Config.Cmd', when_set=True),
     Option('entrypoint', type='raw', parse=_parse_entrypoint, inspect='Config.Entrypoint', when_set=True),
     Option('working_dir', parse=_parse_working_dir, inspect='Config.WorkingDir', when_set=True, hashed=IF_SET),
@@ -1643,14 +1699,15 @@ OPTIONS = (
         mode=dict(type='str', default='1777'),
         exec_reason=dict(type='str'),
     ), default=[dict(path='/tmp', size='64m', mode='1777')], parse=_parse_tmpfs, inspect='HostConfig.Tmpfs',
-        engine=lambda v, s: dict((t['path'], tmpfs_options(t)) for t in v), read=_read_tmpfs),
+        engine=lambda v, s: dict((t['path'], tmpfs_options(t)) for t in v), read=_read_tmpfs, diff=_show_tmpfs),
     Option('volumes', type='list', elements='str', default=[], parse=_parse_volumes, inspect=_inspect_volumes,
            read=lambda i: sorted(_get(i, 'HostConfig.Binds') or []),
            hashed=lambda s: [dict((k, v) for k, v in vol.items() if k != 'flags' or v) for vol in s['volumes']]),
     # the network
-    Option('ports', type='list', elements='str', default=[], parse=_parse_ports, inspect=_inspect_ports, read=_read_ports),
+    Option('ports', type='list', elements='str', default=[], parse=_parse_ports, inspect=_inspect_ports, read=_read_ports,
+           diff=lambda ports: [_show_port(p) for p in ports]),
     # network_mode lands in HostConfig.NetworkMode with the networks (the first network is the mode)
-    Option('network_mode', parse=_parse_network_mode, read=lambda i: _get(i, 'HostConfig.NetworkMode') or ''),
+    Option('network_mode', parse=_parse_network_mode, read=lambda i: _get(i, 'HostConfig.NetworkMode') or '', diff=_show_network_mode),
     Option('networks', type='list', elements='raw', parse=_parse_networks, inspect=_inspect_networks, read=_read_networks,
            hashed=lambda s: [n if n['aliases'] or n['ipv4_address'] or n['ipv6_address'] else n['name'] for n in s['networks']]),
     Option('hostname', parse=_parse_hostname('hostname'), inspect='Config.Hostname', when_set=True, hashed=IF_SET),
@@ -1688,7 +1745,7 @@ OPTIONS = (
     Option('log_options', type='dict', parse=_parse_log_options, inspect='HostConfig.LogConfig.Config', live_default={},
            hashed=lambda s: _logs(s, 'log_options')),
     # policy exceptions, restarts, health, stopping
-    Option('exceptions', type='dict', default={}, parse=_parse_exceptions, compare=False),  # in labels
+    Option('exceptions', type='dict', default={}, parse=_parse_exceptions, compare=False, read=_read_exceptions),  # in labels
     Option('restart_policy', default='always', choices=RESTART_POLICIES, parse=_parse_restart_policy,
            inspect='HostConfig.RestartPolicy.Name', read=lambda i: _get(i, 'HostConfig.RestartPolicy.Name') or 'no'),
     # moby daemon/container.go validateRestartPolicy: "maximum retry count cannot be negative"; Go int
@@ -1701,10 +1758,10 @@ OPTIONS = (
         timeout=dict(type='str', default='30s'),
         retries=dict(type='int', default=3),
         start_period=dict(type='str', default='0s'),
-    ), parse=_parse_healthcheck, inspect=_inspect_healthcheck, read=_read_healthcheck, when_set=True),
+    ), parse=_parse_healthcheck, inspect=_inspect_healthcheck, read=_read_healthcheck, when_set=True, diff=_show_healthcheck),
     Option('stop_signal', parse=_parse_stop_signal, inspect='Config.StopSignal', when_set=True, hashed=IF_SET),
     Option('stop_timeout', type='int', default=10, parse=_parse_stop_timeout, inspect='Config.StopTimeout'),
-    Option('labels', type='dict', default={}, parse=_parse_labels, inspect=_inspect_labels, compare=_compare_labels),
+    Option('labels', type='dict', default={}, parse=_parse_labels, inspect=_inspect_labels, compare=_compare_labels, diff=_show_labels),
     # secrets: values read on the managed host, never in a label, a hash, a diff or a message
     Option('secret_env', type='dict', default={}, no_log=True, parse=_parse_secret_env, compare=False,  # lands in Config.Env with env
            hashed=lambda s: sorted(s['secret_env']) or None),
@@ -1963,21 +2020,45 @@ def compare(desired, live):
     return differences
 
 
-DIFF_FIELDS = tuple(o.name for o in OPTIONS if o.shown)
+OPTIONS_BY_NAME = dict((o.name, o) for o in OPTIONS)
 
 
-def diff_view(spec, desired, live):
-    """Ansible's diff: before/after of the normalised fields that differ (all fields on create/remove).
-    Secret values show as '(secret)' and '(secret changed)', never as themselves."""
+def shown_as(field, value):
+    """A value read from a container, as the diff and the reasons show it (the row's `diff`)."""
+    option = OPTIONS_BY_NAME.get(field)
+    return option.shown_as(value) if option else value
+
+
+def diff_view(spec, desired, live, image_labels=None):
+    """Ansible's diff as a reviewer reads it: before/after of the fields that differ, each shown by its row in the
+    inventory's units and shapes; on a create every field the new container has (and an empty one has not), on a
+    remove every field of the old one. Secret values show as '(secret)' and '(secret changed)', never as themselves;
+    the collection's bookkeeping labels (the spec hash among them), the labels the image brings (`image_labels`)
+    and the image ids are left out."""
+    before, after = {}, {}
     if live is None and desired is None:
-        return {'before': {}, 'after': {}}
-    if live is None:
-        return {'before': {}, 'after': dict((o.name, o.read(desired)) for o in OPTIONS if o.shown)}
-    if desired is None:
-        return {'before': dict((o.name, o.read(live)) for o in OPTIONS if o.shown), 'after': {}}
-    differences = masked_differences(spec, desired, live)
-    return {'before': dict((k, v[0]) for k, v in differences.items()),
-            'after': dict((k, v[1]) for k, v in differences.items())}
+        return {'before': before, 'after': after}
+    hidden = secret_env_names(spec, live)
+    for option in OPTIONS:
+        if option.diff is False:
+            continue
+        pair = option.difference(desired or {}, live or {}, compared=False)
+        if pair is None:
+            continue
+        have, want = pair
+        if option.name == 'env':
+            have, want = _mask_pairs(have, want, hidden)
+        elif option.name == 'labels':
+            have, want = _mask_pairs(have, want, set(k for k in set(have or {}) | set(want or {}) if k.startswith(LABEL_SECRET_FILE)))
+            have, want = [dict((k, v) for k, v in labels.items() if k not in (image_labels or {})) for labels in (have, want)]
+        have, want = option.shown_as(have), option.shown_as(want)
+        if have == want:
+            continue
+        if live is not None:
+            before[option.name] = have
+        if desired is not None:
+            after[option.name] = want
+    return {'before': before, 'after': after}
 
 
 def secret_env_names(spec, live):
@@ -2001,18 +2082,6 @@ def _mask_pairs(have, want, hidden):
         elif key in want:
             want[key] = secrets.HIDDEN
     return have, want
-
-
-def masked_differences(spec, desired, live):
-    """compare(), with every secret value (env values, secret file digests) masked."""
-    differences = compare(desired, live)
-    if 'env' in differences:
-        differences['env'] = _mask_pairs(differences['env'][0], differences['env'][1], secret_env_names(spec, live))
-    if 'labels' in differences:
-        have, want = differences['labels']
-        digests = set(k for k in set(have or {}) | set(want or {}) if k.startswith(LABEL_SECRET_FILE))
-        differences['labels'] = _mask_pairs(have, want, digests)
-    return differences
 
 
 def env_change(have, want, hidden):
