@@ -61,6 +61,9 @@ def cases(named):
         ('restart_retries of 10**30', dict(restart_retries=HUGE), 'restart_retries'),
         ('restart_retries given as a boolean', dict(restart_retries=True), 'restart_retries'),
         ('an unknown restart policy', dict(restart_policy='sometimes'), 'restart_policy'),
+        # keys: a typo (the refusal names the closest option), a policy control given as an option
+        ('a typo in an option name', dict(memroy='32m'), 'memroy'),
+        ('a floor control given as an option', dict(read_only_rootfs=True), 'read_only_rootfs'),
         # tmpfs
         ('a tmpfs of 10**30 bytes', dict(tmpfs=[{'path': '/tmp', 'size': HUGE}]), 'tmpfs'),
         ('a tmpfs on /', dict(tmpfs=[{'path': '/', 'size': '8m'}]), 'tmpfs'),

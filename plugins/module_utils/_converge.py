@@ -33,38 +33,43 @@ def _failed_controls(findings):
 
 def load_specs(raws, host_cpus=None, check_unique_uid=False):
     """Normalise and validate every service; raise SpecError naming every problem of every service."""
-    specs, problems = [], []
-    for raw in raws:
-        try:
-            specs.append((_spec.normalize_spec(raw), raw))
-        except _spec.SpecError as exc:
-            problems.extend(exc.problems)
-    names = [spec['name'] for spec, _raw in specs]
-    for name in sorted(set(n for n in names if names.count(n) > 1)):
-        problems.append(dict(service=name, field='name', rule='format', message='two services are named %s' % name,
-                             fix='give every service on a host its own name'))
-    live_specs = [s for s, raw in specs if (raw.get('state') or 'started') != 'absent']
-    ctx = {'host_cpus': host_cpus}
-    if check_unique_uid:
-        ctx['uid_owners'] = policy.uid_owners((s['user'], s['name']) for s in live_specs)
-    for spec, raw in specs:
-        if (raw.get('state') or 'started') == 'absent':
-            continue
-        try:
-            _spec.validate_spec(spec, ctx)
-        except _spec.SpecError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise _spec.SpecError(problems)
-    services = [(spec, _operations(raw)) for spec, raw in specs]
-    problems = operation_problems(services) + start_order_problems(services)
+    services, ctx, problems = check_specs(raws, host_cpus, check_unique_uid)
     if problems:
         raise _spec.SpecError(problems)
     return services, ctx
 
 
-def _operations(raw):
-    return _spec.operations(raw)  # checked by normalize_spec already: state, pull, grace_period, healthy_timeout
+def check_specs(raws, host_cpus=None, check_unique_uid=False, offline=False):
+    """Every problem of every service in one pass: keys, types and units, the policy (a control on a field that
+    has a format problem already is left out), names, operations and the start order. Returns
+    ([(spec, ops)] of the services that have a spec, the policy's context, [problem]). Pure; `offline`: see _spec.collect_spec."""
+    problems, checked = [], []
+    for raw in raws:
+        spec, found = _spec.collect_spec(raw, offline=offline)
+        problems.extend(found)
+        if spec is not None:
+            checked.append((spec, _spec.operation_values(raw), set(p['field'] for p in found)))
+    names = [spec['name'] for spec, _ops, _fields in checked]
+    for name in sorted(set(n for n in names if n is not None and names.count(n) > 1)):
+        problems.append(dict(service=name, field='name', rule='format', message='two services are named %s' % name,
+                             fix='give every service on a host its own name'))
+    ctx = {'host_cpus': host_cpus}
+    if check_unique_uid:
+        ctx['uid_owners'] = policy.uid_owners((s['user'], s['name']) for s, ops, fields in checked
+                                              if ops['state'] != 'absent' and 'user' not in fields)
+    for spec, ops, fields in checked:
+        if ops['state'] == 'absent':
+            continue
+        try:
+            problems.extend(_spec.policy_problems(spec, ctx, skip=fields)[1])
+        except (TypeError, ValueError, KeyError, AttributeError):
+            if not fields:
+                raise
+            # a stand-in value the container cannot be built from: its format problems are reported, the policy's next run
+    services = [(spec, ops) for spec, ops, _fields in checked]
+    problems += operation_problems(services) + start_order_problems(services)
+    order = dict((name, index) for index, name in reversed(list(enumerate(names))))
+    return services, ctx, sorted(problems, key=lambda p: order.get(p['service'], len(order)))  # per service, as found
 
 
 def _problem(service, field, rule, message, fix):
@@ -260,15 +265,18 @@ def plan_service(spec, ops, live, image, ctx):
     desired['Config']['Labels'] = dict(image_labels, **desired['Config']['Labels'])
     _spec.settle_secret_digests(spec, desired['Config']['Labels'], live)
     ctx = dict(ctx, image_labels=image_labels)  # an image cannot grant its containers exceptions
-    if live is None:
-        return {'action': 'create', 'reasons': ['no container named %s' % spec['name']], 'desired': desired, 'ctx': ctx}
+    if live is None:  # the image by its tag and short id: the diff leaves ids out
+        image_note = 'image %s (%s)' % (spec['image'], _short_id(image_id)) if image_id else 'image %s would be pulled' % spec['image']
+        return {'action': 'create', 'reasons': ['no container named %s' % spec['name'], image_note], 'desired': desired, 'ctx': ctx}
     reasons = []
     if policy.LABEL_MANAGED not in ((live.get('Config') or {}).get('Labels') or {}):
         reasons.append('container %s was not created by containment.docker' % spec['name'])
     if image_id is None:
         reasons.append('image %s would be pulled' % spec['image'])
     for field, (have, want) in sorted(_spec.compare(desired, live).items()):
-        if field == 'image_id' and image_id is None:
+        if field == 'image_id':
+            if image_id is not None:
+                reasons.append('image %s is another image: live %s, wanted %s' % (spec['image'], _short_id(have), _short_id(want)))
             continue
         if field == 'labels':
             # secret files by name only: their digest labels never enter a reason
@@ -285,7 +293,7 @@ def plan_service(spec, ops, live, image, ctx):
         if field == 'env':  # values of secret names never enter a reason
             reasons.append('env differs: %s' % _spec.env_change(have, want, _spec.secret_env_names(spec, live)))
             continue
-        reasons.append('%s differs: live %s, wanted %s' % (field, _short(have), _short(want)))
+        reasons.append('%s differs: live %s, wanted %s' % (field, _short(_spec.shown_as(field, have)), _short(_spec.shown_as(field, want))))
     for finding in _failed_controls(policy.evaluate(live, ctx)):
         reasons.append('live container fails %s: %s' % (finding['control'], finding['message']))
     action, reasons = 'recreate', _dedupe(reasons)
@@ -301,6 +309,11 @@ def plan_service(spec, ops, live, image, ctx):
         elif state == 'started' and ops.get('restart'):
             action, reasons = 'restart', ['restart: true']
     return {'action': action, 'reasons': reasons, 'desired': desired, 'ctx': ctx}
+
+
+def _short_id(image_id):
+    """'sha256:0123456789abcdef...' -> '0123456789ab', as docker images shows it."""
+    return str(image_id or '?').split(':', 1)[-1][:12]
 
 
 def _short(value):
@@ -401,7 +414,7 @@ class Converger(object):
             outcomes = self._execute(plans, pruned, live, ctx)
 
         for (spec, ops, plan), outcome in zip(plans, outcomes):
-            diff = _spec.diff_view(spec, plan['desired'], live.get(spec['name']))
+            diff = _spec.diff_view(spec, plan['desired'], live.get(spec['name']), plan.get('ctx', {}).get('image_labels'))
             if plan['action'] in ('start', 'stop'):
                 diff['before']['running'], diff['after']['running'] = plan['action'] == 'stop', plan['action'] == 'start'
             recovery = recovered[spec['name']]

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import ipaddress
 import json
@@ -131,12 +132,25 @@ def format_problem(problem):
 
 
 class _Collector(object):
-    def __init__(self, service):
+    """The problems of one service. `offline`: checked where the service will not run (the role's check on the
+    controller), so the files named by env_file, secrets and seccomp=FILE, which are on the managed host, are not read."""
+
+    def __init__(self, service, offline=False):
         self.service = service
+        self.offline = offline
         self.problems = []
 
     def add(self, field, rule, message, fix):
         self.problems.append(dict(service=self.service, field=field, rule=rule, message=message, fix=fix))
+
+
+def _unknown_key(errors, field, key, known, what='there is'):
+    """An unknown key, with the closest known one as the fix ("did you mean ...")."""
+    known = sorted(str(k) for k in known)
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    fix = ("did you mean %r? Rename it" % close[0] if close else
+           "remove it or correct the spelling; the options are: %s" % ', '.join(known))
+    errors.add(field, 'unknown option', '%s no option %r' % (what, key), fix)
 
 
 # ---------------------------------------------------------------- units
@@ -366,7 +380,7 @@ def _secret_item(errors, item, user):
         item = {}
         errors.add('secrets', 'format', 'a secret must be a mapping', 'give name, source and, if needed, target')
     for key in sorted(set(item) - set(SERVICE_OPTIONS['secrets']['options'])):
-        errors.add('secrets', 'unknown option', 'secrets have no option %r' % key, 'use name, source and target')
+        _unknown_key(errors, 'secrets', key, SERVICE_OPTIONS['secrets']['options'], 'secrets have')
     name, source = str(item.get('name') or ''), str(item.get('source') or '')
     if not secrets.SECRET_NAME.fullmatch(name):
         errors.add('secrets', 'format', 'secret name %r is not a file name' % name,
@@ -379,6 +393,8 @@ def _secret_item(errors, item, user):
     if not source.startswith('/'):
         errors.add('secrets', 'format', 'secret %s: source %r is not an absolute path' % (name, source),
                    'give the absolute path of the file on the managed host')
+        return result
+    if errors.offline:
         return result
     info, problem = secrets.read_secret_file(source)
     if problem:
@@ -574,7 +590,7 @@ def _tmpfs_item(errors, item):
     if not isinstance(item, dict):
         item = {'path': item} if isinstance(item, str) else {}
     for key in sorted(set(str(k) for k in item) - set(SERVICE_OPTIONS['tmpfs']['options'])):
-        errors.add('tmpfs', 'unknown option', 'tmpfs has no option %r' % key, 'use path, size, mode and exec_reason')
+        _unknown_key(errors, 'tmpfs', key, SERVICE_OPTIONS['tmpfs']['options'], 'tmpfs has')
     path = str(item.get('path') or '')
     if not path.startswith('/') or _has_control(path):
         errors.add('tmpfs', 'format', 'tmpfs path %r is not absolute' % path, 'give an absolute path such as /tmp')
@@ -598,8 +614,7 @@ def _healthcheck(errors, value):
         return None
     options = SERVICE_OPTIONS['healthcheck']['options']
     for key in sorted(set(str(k) for k in value) - set(options)):
-        errors.add('healthcheck', 'unknown option', 'healthcheck has no option %r' % key,
-                   'use %s' % ', '.join(sorted(options)))
+        _unknown_key(errors, 'healthcheck', key, options, 'healthcheck has')
     test = _healthcheck_test(errors, value.get('test'))
     retries = value.get('retries')
     # moby daemon/container.go validateHealthCheck: "Retries in Healthcheck cannot be negative"; Go int
@@ -612,6 +627,7 @@ def _healthcheck(errors, value):
         except ValueError:
             errors.add('healthcheck', 'format', '%s %r is not a duration' % (key, value.get(key)),
                        "give a duration such as '10s' or '1m'")
+            result[key] = 0
             continue
         # moby validateHealthCheck: a duration is 0 (the default) or at least MinimumDuration (1 ms); int64 ns
         if 0 < result[key] < MIN_DURATION_NS or result[key] > INT64_MAX:
@@ -913,7 +929,7 @@ def _parse_networks(errors, value, spec):
     for item in value:
         item = dict(name=item) if not isinstance(item, dict) else dict(item)
         for key in sorted(set(str(k) for k in item) - {'name', 'aliases', 'ipv4_address', 'ipv6_address'}):
-            errors.add('networks', 'unknown option', 'networks have no option %r' % key, 'use name, aliases, ipv4_address and ipv6_address')
+            _unknown_key(errors, 'networks', key, ('name', 'aliases', 'ipv4_address', 'ipv6_address'), 'networks have')
         net = str(item.get('name') or '')
         if not _NETWORK_NAME.fullmatch(net):
             errors.add('networks', 'format', 'network name %r is invalid' % net, 'use ASCII letters, digits, _ . -')
@@ -1030,6 +1046,8 @@ def _parse_security_opts(errors, value, spec):
         opt = str(opt).strip()
         key, _sep, profile = opt.partition('=')
         if key == 'seccomp' and profile.startswith('/'):
+            if errors.offline:
+                continue  # the profile is read on the managed host
             opt = _seccomp_profile(errors, profile)
             if opt is None:
                 continue
@@ -1264,6 +1282,8 @@ def _parse_env_file(errors, value, spec):
         if not path.startswith('/'):
             errors.add('env_file', 'format', 'env file %s is not an absolute path' % path,
                        'give the absolute path of the file on the managed host')
+            continue
+        if errors.offline:
             continue
         parsed, problem = secrets.read_env_file(path)
         if problem:
@@ -1539,6 +1559,54 @@ def _read_devices(inspect):
                   for x in (inspect.get('HostConfig') or {}).get('Devices') or [])
 
 
+# ---------------------------------------------------------------- diff: the value read, as the inventory writes it
+
+def _show_healthcheck(view):
+    """{'test': 'wget ...' (a CMD-SHELL as its string, else the list), 'interval': '10s', ...}."""
+    test = view.get('Test') or []
+    return {'test': test[1] if len(test) == 2 and test[0] == 'CMD-SHELL' else test, 'interval': view.get('Interval'),
+            'timeout': view.get('Timeout'), 'retries': view.get('Retries'), 'start_period': view.get('StartPeriod')}
+
+
+_HARDENED_TMPFS = set(['rw', 'nosuid', 'nodev', 'noexec'])
+
+
+def _show_tmpfs(view):
+    """[{'path': '/tmp', 'size': '64m', 'mode': '1777'}], with the mount flags only when they are not the hardened ones."""
+    items = []
+    for path, opts in sorted(view.items()):
+        item = dict(path=path, size=opts.get('size'), mode=opts.get('mode'))
+        flags = set(k for k, v in opts.items() if v is True)
+        if flags != _HARDENED_TMPFS:
+            item['options'] = ','.join(sorted(flags))
+        items.append(item)
+    return items
+
+
+def _show_port(text):
+    """'127.0.0.1:8080:80/tcp' -> '127.0.0.1:8080:80', ':8080:80/udp' -> '8080:80/udp', '::1:8080:80/tcp' -> '[::1]:8080:80'."""
+    ip, host, port = text.rsplit(':', 2)
+    port = port[:-len('/tcp')] if port.endswith('/tcp') else port
+    ip = '[%s]' % ip if ':' in ip else ip
+    return ':'.join(([ip] if ip else []) + ([host] if host or ip else []) + [port])
+
+
+def _show_network_mode(mode):
+    """A mode the inventory writes; the first network's name (which Docker keeps as the mode) is shown by networks."""
+    return mode if mode in ('none', 'bridge', 'host', 'default') or str(mode).startswith('container:') else ''
+
+
+def _show_labels(labels):
+    """The service's own labels, and a secret file's digest label (masked), which says that its content changed.
+    The collection's other labels are bookkeeping (the spec hash) or repeat another row (exceptions, tmpfs, volumes)."""
+    return dict((k, v) for k, v in labels.items() if not k.startswith(policy.LABEL_PREFIX) or k.startswith(policy.LABEL_SECRET_FILE))
+
+
+def _read_exceptions(inspect):
+    return dict((k[len(policy.LABEL_EXCEPTION):], v) for k, v in policy.labels_of(inspect).items()
+                if k.startswith(policy.LABEL_EXCEPTION))
+
+
 # ---------------------------------------------------------------- the options, declared once
 
 IF_SET = 'if set'  # `hashed`: enters the spec hash only when set, so that a new option leaves existing hashes alone
@@ -1560,16 +1628,19 @@ class Option(object):
     compare: False (never compared: orchestration, or compared through another row), or
         compare(desired, live) -> (live, wanted) | None for options compared on the keys the spec sets.
     hashed: in the spec hash (True), never (False), IF_SET, or hashed(spec) -> the value hashed (None: left out).
+    diff: how the diff (and a reason) shows the value read: diff(value) -> what a reviewer reads, in the shape
+        the inventory writes; None shows it as read, False leaves the option out of the diff. A row that is
+        not compared (compare=False) but read is still in the diff (the image's tag).
     """
 
     def __init__(self, name, type='str', default=None, required=False, choices=None, elements=None, options=None,
                  no_log=None, argument=True, parse=None, inspect=None, engine=None, fixed=None, read=None, show=None,
-                 live_default=None, when_set=False, compare=None, hashed=True):
+                 live_default=None, when_set=False, compare=None, hashed=True, diff=None):
         self.name, self.type, self.default, self.required = name, type, default, required
         self.choices, self.elements, self.options, self.no_log = choices, elements, options, no_log
         self.argument, self.parse, self.inspect, self.engine, self.fixed = argument, parse, inspect, engine, fixed
         self._read, self.show, self.live_default, self.when_set = read, show, live_default, when_set
-        self.compare, self.hashed = compare, hashed
+        self.compare, self.hashed, self.diff = compare, hashed, diff
 
     def argument_spec(self):
         spec = dict(type=self.type)
@@ -1604,18 +1675,23 @@ class Option(object):
         """In the diff of a create or a remove (the rows compared on their own)."""
         return self.compare is None and (self._read is not None or isinstance(self.inspect, str))
 
-    def difference(self, desired, live):
-        if self.compare is False:
+    def difference(self, desired, live, compared=True):
+        """(live, wanted) as read, or None when equal; `compared` False: also the rows read but not compared."""
+        if self.compare is False and (compared or self._read is None and not isinstance(self.inspect, str)):
             return None
-        if self.compare is not None:
+        if callable(self.compare):
             return self.compare(desired, live)
-        if not self.shown:
+        if compared and not self.shown:
             return None
         wanted = self.read(desired)
         if self.when_set and wanted is None:
             return None
         have = self.read(live)
         return (have, wanted) if have != wanted else None
+
+    def shown_as(self, value):
+        """The value as the diff and the reasons show it."""
+        return self.diff(value) if callable(self.diff) and value is not None else value
 
     def hash_value(self, spec):
         if callable(self.hashed):
@@ -1639,10 +1715,10 @@ RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped']
 
 OPTIONS = (
     # what it is
-    Option('name', required=True, parse=_parse_name, inspect='Name', engine=lambda v, s: '/' + v, compare=False),
+    Option('name', required=True, parse=_parse_name, inspect='Name', engine=lambda v, s: '/' + v, compare=False, diff=False),
     Option('image', required=UNLESS_ABSENT, parse=_parse_image, inspect='Config.Image', compare=False),
     Option('image_id', argument=False, inspect=lambda spec, c, image: _put(c, 'Image', image['id']), read=lambda i: i.get('Image'),
-           hashed=False),
+           hashed=False, diff=False),  # the reasons name the image by its tag and a short id
     Option('command', type='raw', parse=_parse_command, inspect='Config.Cmd', when_set=True),
     Option('entrypoint', type='raw', parse=_parse_entrypoint, inspect='Config.Entrypoint', when_set=True),
     Option('working_dir', parse=_parse_working_dir, inspect='Config.WorkingDir', when_set=True, hashed=IF_SET),
@@ -1693,7 +1769,7 @@ OPTIONS = (
         mode=dict(type='str', default='1777'),
         exec_reason=dict(type='str'),
     ), default=[dict(path='/tmp', size='64m', mode='1777')], parse=_parse_tmpfs, inspect='HostConfig.Tmpfs',
-        engine=lambda v, s: dict((t['path'], tmpfs_options(t)) for t in v), read=_read_tmpfs),
+        engine=lambda v, s: dict((t['path'], tmpfs_options(t)) for t in v), read=_read_tmpfs, diff=_show_tmpfs),
     Option('volumes', type='list', elements='str', default=[], parse=_parse_volumes, inspect=_inspect_volumes,
            read=lambda i: sorted(_get(i, 'HostConfig.Binds') or []),
            hashed=lambda s: [dict((k, v) for k, v in vol.items() if k != 'flags' or v) for vol in s['volumes']]),
@@ -1711,9 +1787,10 @@ OPTIONS = (
     ), default=[], parse=_parse_mounts, inspect=lambda spec, c, image: _add_mounts(c, spec['mounts']), compare=False,
         hashed=lambda s: [dict((k, v) for k, v in m.items() if v not in (None, [])) for m in s['mounts']] or None),
     # the network
-    Option('ports', type='list', elements='str', default=[], parse=_parse_ports, inspect=_inspect_ports, read=_read_ports),
+    Option('ports', type='list', elements='str', default=[], parse=_parse_ports, inspect=_inspect_ports, read=_read_ports,
+           diff=lambda ports: [_show_port(p) for p in ports]),
     # network_mode lands in HostConfig.NetworkMode with the networks (the first network is the mode)
-    Option('network_mode', parse=_parse_network_mode, read=lambda i: _get(i, 'HostConfig.NetworkMode') or ''),
+    Option('network_mode', parse=_parse_network_mode, read=lambda i: _get(i, 'HostConfig.NetworkMode') or '', diff=_show_network_mode),
     Option('networks', type='list', elements='raw', parse=_parse_networks, inspect=_inspect_networks, read=_read_networks,
            hashed=lambda s: [n if n['aliases'] or n['ipv4_address'] or n['ipv6_address'] else n['name'] for n in s['networks']]),
     Option('hostname', parse=_parse_hostname('hostname'), inspect='Config.Hostname', when_set=True, hashed=IF_SET),
@@ -1751,7 +1828,7 @@ OPTIONS = (
     Option('log_options', type='dict', parse=_parse_log_options, inspect='HostConfig.LogConfig.Config', live_default={},
            hashed=lambda s: _logs(s, 'log_options')),
     # policy exceptions, restarts, health, stopping
-    Option('exceptions', type='dict', default={}, parse=_parse_exceptions, compare=False),  # in labels
+    Option('exceptions', type='dict', default={}, parse=_parse_exceptions, compare=False, read=_read_exceptions),  # in labels
     Option('restart_policy', default='always', choices=RESTART_POLICIES, parse=_parse_restart_policy,
            inspect='HostConfig.RestartPolicy.Name', read=lambda i: _get(i, 'HostConfig.RestartPolicy.Name') or 'no'),
     # moby daemon/container.go validateRestartPolicy: "maximum retry count cannot be negative"; Go int
@@ -1764,10 +1841,10 @@ OPTIONS = (
         timeout=dict(type='str', default='30s'),
         retries=dict(type='int', default=3),
         start_period=dict(type='str', default='0s'),
-    ), parse=_parse_healthcheck, inspect=_inspect_healthcheck, read=_read_healthcheck, when_set=True),
+    ), parse=_parse_healthcheck, inspect=_inspect_healthcheck, read=_read_healthcheck, when_set=True, diff=_show_healthcheck),
     Option('stop_signal', parse=_parse_stop_signal, inspect='Config.StopSignal', when_set=True, hashed=IF_SET),
     Option('stop_timeout', type='int', default=10, parse=_parse_stop_timeout, inspect='Config.StopTimeout'),
-    Option('labels', type='dict', default={}, parse=_parse_labels, inspect=_inspect_labels, compare=_compare_labels),
+    Option('labels', type='dict', default={}, parse=_parse_labels, inspect=_inspect_labels, compare=_compare_labels, diff=_show_labels),
     # secrets: values read on the managed host, never in a label, a hash, a diff or a message
     Option('secret_env', type='dict', default={}, no_log=True, parse=_parse_secret_env, compare=False,  # lands in Config.Env with env
            hashed=lambda s: sorted(s['secret_env']) or None),
@@ -1814,6 +1891,8 @@ OPERATIONS = (
     Option('restart', type='bool', default=False, parse=_parse_bool('restart')),
 )
 OPERATIONS_BY_NAME = dict((o.name, o) for o in OPERATIONS)
+# The fields the collection always sets (read_only, cap_drop, privileged): no option, so a key named so is refused.
+FIXED_BY_NAME = dict((o.name, o) for o in OPTIONS if not o.argument and o.fixed is not None)
 
 # The argument specs: the modules, the stack and the role accept exactly these keys (the role's
 # meta/argument_specs.yml and the module docs are kept equal to them by unit tests).
@@ -1855,16 +1934,38 @@ def normalize_spec(raw, service=None):
     `raw` may come from the module's argument parsing (defaults filled in) or straight from
     a list of services (defaults missing). The operation options (state, pull, ...) are checked
     too, but not kept. Raises SpecError naming every problem."""
+    spec, problems = collect_spec(raw, service)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _unknown_option(errors, key):
+    """A key that is no option: a control or a field the collection always sets says so, else the closest option."""
+    control = policy.CONTROLS_BY_ID.get(key)
+    fixed = FIXED_BY_NAME.get(key)
+    if control is not None:
+        errors.add(key, 'unknown option', '%s is a %s control of the policy, not an option' % (key, control.tier),
+                   'remove it: the collection always applies it' if control.tier == policy.FLOOR else
+                   'remove it; to relax it, name it in exceptions with a written reason (exceptions: {%s: WHY})' % key)
+    elif fixed is not None:
+        errors.add(key, 'unknown option', '%s is not an option: the collection always sets it to %r' % (key, fixed.fixed),
+                   'remove it')
+    else:
+        _unknown_key(errors, key, key, list(SERVICE_OPTIONS) + list(OPERATION_OPTIONS))
+
+
+def collect_spec(raw, service=None, offline=False):
+    """normalize_spec without raising: (the canonical spec as far as it goes, or None if `raw` is no mapping;
+    every problem). `offline`: see _Collector."""
     service = service or (raw.get('name') if isinstance(raw, dict) else None)
-    errors = _Collector(service)
+    errors = _Collector(service, offline)
     if not isinstance(raw, dict):
         errors.add('(service)', 'format', 'a service must be a mapping, got %s' % type(raw).__name__,
                    'write the service as a dict of options')
-        raise SpecError(errors.problems)
-    unknown = sorted(set(str(k) for k in raw) - set(SERVICE_OPTIONS) - set(OPERATION_OPTIONS))
-    for key in unknown:
-        errors.add(key, 'unknown option', 'there is no option %r' % key,
-                   'remove it or correct the spelling; options are: %s' % ', '.join(sorted(SERVICE_OPTIONS)))
+        return None, errors.problems
+    for key in sorted(set(str(k) for k in raw) - set(SERVICE_OPTIONS) - set(OPERATION_OPTIONS)):
+        _unknown_option(errors, key)
     removing = raw.get('state') == 'absent'
     spec = {}
     for option in OPTIONS:
@@ -1875,9 +1976,7 @@ def normalize_spec(raw, service=None):
             errors.add(option.name, 'required', 'the option is missing', 'set %s' % option.name)
         spec[option.name] = option.parse(errors, value, spec) if option.parse else value
     _operation_values(errors, raw)
-    if errors.problems:
-        raise SpecError(errors.problems)
-    return spec
+    return spec, errors.problems
 
 
 def operations(raw):
@@ -1888,6 +1987,11 @@ def operations(raw):
     if errors.problems:
         raise SpecError(errors.problems)
     return ops
+
+
+def operation_values(raw):
+    """The operation options of one service with their defaults, not checked (collect_spec reports their problems)."""
+    return _operation_values(_Collector(None), raw if isinstance(raw, dict) else {})
 
 
 def _operation_values(errors, raw):
@@ -1956,18 +2060,26 @@ def desired_inspect(spec, image_id=None, image_config=None):
 
 def validate_spec(spec, ctx=None, image_config=None):
     """Refuse a spec that breaks the policy. Returns the findings of the container it would be."""
+    findings, problems = policy_problems(spec, ctx, image_config)
+    if problems:
+        raise SpecError(problems)
+    return findings
+
+
+def policy_problems(spec, ctx=None, image_config=None, skip=()):
+    """(the findings of the container the spec would be, a problem per failing control), leaving out the
+    controls on the fields in `skip`: those a format problem names already (the value is a stand-in)."""
+    skip = set(skip) | (set(['memory_swap']) if 'memory' in skip else set())  # memory_swap defaults to memory
     desired = desired_inspect(spec, None, image_config)
     # the volumes the spec declares are what the engine will hold (a volume that exists with others is refused)
     ctx = dict(ctx or {}, volumes=dict((ctx or {}).get('volumes') or {}, **declared_volumes(spec)))
     findings = policy.evaluate(desired, ctx, spec['exceptions'])
     errors = _Collector(spec['name'])
     for finding in findings:
-        if finding['status'] == policy.FAIL:
+        if finding['status'] == policy.FAIL and not set(finding['field'].split(', ')) & skip:
             errors.add(finding['field'], '%s (%s)' % (finding['control'], finding['tier']),
                        finding['message'], finding['fix'])
-    if errors.problems:
-        raise SpecError(errors.problems)
-    return findings
+    return findings, errors.problems
 
 
 def load_spec(raw, ctx=None, image_config=None):
@@ -1994,21 +2106,45 @@ def compare(desired, live):
     return differences
 
 
-DIFF_FIELDS = tuple(o.name for o in OPTIONS if o.shown)
+OPTIONS_BY_NAME = dict((o.name, o) for o in OPTIONS)
 
 
-def diff_view(spec, desired, live):
-    """Ansible's diff: before/after of the normalised fields that differ (all fields on create/remove).
-    Secret values show as '(secret)' and '(secret changed)', never as themselves."""
+def shown_as(field, value):
+    """A value read from a container, as the diff and the reasons show it (the row's `diff`)."""
+    option = OPTIONS_BY_NAME.get(field)
+    return option.shown_as(value) if option else value
+
+
+def diff_view(spec, desired, live, image_labels=None):
+    """Ansible's diff as a reviewer reads it: before/after of the fields that differ, each shown by its row in the
+    inventory's units and shapes; on a create every field the new container has (and an empty one has not), on a
+    remove every field of the old one. Secret values show as '(secret)' and '(secret changed)', never as themselves;
+    the collection's bookkeeping labels (the spec hash among them), the labels the image brings (`image_labels`)
+    and the image ids are left out."""
+    before, after = {}, {}
     if live is None and desired is None:
-        return {'before': {}, 'after': {}}
-    if live is None:
-        return {'before': {}, 'after': dict((o.name, o.read(desired)) for o in OPTIONS if o.shown)}
-    if desired is None:
-        return {'before': dict((o.name, o.read(live)) for o in OPTIONS if o.shown), 'after': {}}
-    differences = masked_differences(spec, desired, live)
-    return {'before': dict((k, v[0]) for k, v in differences.items()),
-            'after': dict((k, v[1]) for k, v in differences.items())}
+        return {'before': before, 'after': after}
+    hidden = secret_env_names(spec, live)
+    for option in OPTIONS:
+        if option.diff is False:
+            continue
+        pair = option.difference(desired or {}, live or {}, compared=False)
+        if pair is None:
+            continue
+        have, want = pair
+        if option.name == 'env':
+            have, want = _mask_pairs(have, want, hidden)
+        elif option.name == 'labels':
+            have, want = _mask_pairs(have, want, set(k for k in set(have or {}) | set(want or {}) if k.startswith(LABEL_SECRET_FILE)))
+            have, want = [dict((k, v) for k, v in labels.items() if k not in (image_labels or {})) for labels in (have, want)]
+        have, want = option.shown_as(have), option.shown_as(want)
+        if have == want:
+            continue
+        if live is not None:
+            before[option.name] = have
+        if desired is not None:
+            after[option.name] = want
+    return {'before': before, 'after': after}
 
 
 def secret_env_names(spec, live):
@@ -2032,18 +2168,6 @@ def _mask_pairs(have, want, hidden):
         elif key in want:
             want[key] = secrets.HIDDEN
     return have, want
-
-
-def masked_differences(spec, desired, live):
-    """compare(), with every secret value (env values, secret file digests) masked."""
-    differences = compare(desired, live)
-    if 'env' in differences:
-        differences['env'] = _mask_pairs(differences['env'][0], differences['env'][1], secret_env_names(spec, live))
-    if 'labels' in differences:
-        have, want = differences['labels']
-        digests = set(k for k in set(have or {}) | set(want or {}) if k.startswith(LABEL_SECRET_FILE))
-        differences['labels'] = _mask_pairs(have, want, digests)
-    return differences
 
 
 def env_change(have, want, hidden):

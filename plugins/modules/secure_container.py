@@ -20,7 +20,9 @@ description:
     a bounded restart policy) is on by default and relaxed only by naming the control in O(exceptions)
     with a written reason, which is recorded on the container as a label."
   - Every control is checked before anything changes. A refused spec fails the task with one line per
-    breach naming the service, the field, the control and the fix, and leaves every container as it was.
+    problem naming the service, the field, the rule and the fix, and leaves every container as it was. All
+    problems come at once, unknown keys (with the closest option as the fix, for example C(memroy): C(did you
+    mean 'memory'?)), wrong types and the policy's breaches alike.
   - "Idempotent: the container is compared with the spec through its spec-hash label, its normalised
     fields and an audit of the live container, so a change made behind the collection's back
     (for example C(docker update --memory 1g), or an extra capability) is detected and undone.
@@ -60,7 +62,12 @@ attributes:
     description: Plans only; reports what would be created, recreated (and why), started, stopped or removed.
     support: full
   diff_mode:
-    description: Shows before and after of the normalised fields that differ.
+    description:
+      - Shows before and after of the fields that differ, in the units and shapes the options are written in (C(64m),
+        C(30s), the healthcheck with its C(test), O(tmpfs) items); a new container shows every field it gets, its image,
+        env and labels among them.
+      - Secret values show as C((secret)) or C((secret changed)). Image ids and the collection's bookkeeping labels (the
+        spec hash) are left out; RV(reasons) names the image by its tag and short id.
     support: full
   idempotent:
     description: A second run with the same options reports no change.

@@ -51,7 +51,9 @@ attributes:
     description: Plans only; reports per service what would be created, recreated (and why), started, stopped or removed.
     support: full
   diff_mode:
-    description: Shows per service before and after of the normalised fields that differ.
+    description:
+      - Shows per service before and after of the fields that differ, in the units and shapes the options are written in,
+        as M(containment.docker.secure_container) does; a new service shows every field it gets.
     support: full
   idempotent:
     description: A second run with the same services reports no change.

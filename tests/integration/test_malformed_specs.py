@@ -22,7 +22,8 @@ STACK = "containment.docker.secure_stack"
 CONTAINER = "containment.docker.secure_container"
 
 # secure_container with a handful of the cases, applied to a running good service (a refusal that came
-# too late would replace it). Ansible's own type checks run first there; these pass them.
+# too late would replace it). Ansible's own argument check runs first there; the last cases fail it (an
+# unknown key, a wrong type), and the collection's refusal answers instead, with every problem at once.
 CONTAINER_CASES = [
     ("cpus nan", dict(cpus="nan"), "cpus"),
     ("memory of 10**30", dict(memory=str(10 ** 30)), "memory"),
@@ -34,6 +35,17 @@ CONTAINER_CASES = [
     ("pid_mode bogus", dict(pid_mode="bogus"), "pid_mode"),
     ("grace_period nan", dict(grace_period="nan"), "grace_period"),
     ("a user in Arabic-Indic digits", dict(user="\u0661\u0665\u0660\u0661:\u0661\u0665\u0660\u0661"), "user"),
+    ("a typo in an option name", dict(memroy="32m"), "memroy"),
+    ("a floor control given as an option", dict(read_only_rootfs=True), "read_only_rootfs"),
+    ("a typo, a wrong type and a policy breach at once", dict(pids_limt=64, stop_timeout=[1], user="0:0"), "pids_limt"),
+]
+# What the refusal of each of those names besides its field: (case, texts that must all be in the message).
+CONTAINER_MESSAGES = [
+    ("a typo in an option name", ["field 'memroy': unknown option: there is no option 'memroy'. Fix: did you mean 'memory'?"]),
+    ("a floor control given as an option", ["read_only_rootfs is a floor control of the policy, not an option"]),
+    ("a typo, a wrong type and a policy breach at once", [
+        "field 'pids_limt': unknown option", "did you mean 'pids_limit'?", "field 'stop_timeout': format",
+        "field 'user': non_root_user (floor)"]),
 ]
 
 
@@ -125,6 +137,9 @@ def test_malformed_specs_are_refused_and_change_nothing(stack, monkeypatch):
             assert_refused(result, spec["name"], field)
         except AssertionError as exc:
             raise AssertionError("secure_container, case %r: %s" % (case, exc))
+    messages = dict((case, result["msg"]) for (case, _options, _field), result in zip(CONTAINER_CASES, container_results))
+    for case, texts in CONTAINER_MESSAGES:
+        assert all(text in messages[case] for text in texts), (case, messages[case])
 
 
 def test_the_good_stack_still_converges_to_nothing(stack):

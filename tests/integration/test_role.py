@@ -3,7 +3,7 @@
 - The example inventory merges as its README says (group list, defaults, host overrides and extras,
   ports bound to the bind address) and every host's merged list passes the policy.
 - A typo in one host's service fails the deploy before any host is touched, naming host and service.
-- A policy breach is refused by the module naming the service, before anything changes.
+- A policy breach is refused by the same check, naming host and service, before any host is touched.
 - A failed batch stops the rollout: later batches are never deployed.
 - Over SSH on the session's SSH fleet (conftest.py ssh_fleet; the module runs on each host with
   /usr/bin/python3 and Debian's python3-docker) and, in the same runs, from the controller through
@@ -142,18 +142,31 @@ def test_ports_bind_to_the_bind_address_ipv6_in_brackets(tmp_path):
 def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_path, sandbox):
     good = {"name": sandbox.name("web"), "image": "containment-test/busybox:1", "user": "1501:1501",
             "memory": "16m", "cpus": 0.1}
+    api, worker = sandbox.name("api"), sandbox.name("worker")
     inventory = write_inventory(tmp_path / "inventory", {
         "first": {"secure_services_services": [good]},
-        "second": {"secure_services_services": [dict(good, name=sandbox.name("api"), memroy="32m")]},
+        # a typo, a wrong type and a policy breach in one service, and a typo in a second one: one message
+        "second": {"secure_services_services": [
+            dict(good, name=api, memroy="32m", pids_limit="many", user="0:0", secret_env={"API_TOKEN": "s3cr3t-tok"}),
+            dict(good, name=worker, user="1502:1502", read_only_rootfs=True, enabled=False)]},
     }, {"secure_services_prune": False})
     rc, output = playbook(["-i", inventory, DEPLOY, "-e", "containment_deploy_serial=1"])
     assert rc != 0
-    assert "second: secure_services refused: %s.memroy" % sandbox.name("api") in output
+    refusal = next(line for line in output.splitlines() if "secure_services refused" in line)
+    assert "second: secure_services refused, nothing was changed: " in refusal, output
+    for text in ("second: service '%s': field 'memroy': unknown option: there is no option 'memroy'. "
+                 "Fix: did you mean 'memory'?" % api,
+                 "second: service '%s': field 'pids_limit': format" % api,
+                 "second: service '%s': field 'user': non_root_user (floor)" % api,
+                 "second: service '%s': field 'read_only_rootfs': unknown option" % worker):
+        assert text in refusal, (text, refusal)
+    assert "Validating arguments" not in output and "Unsupported parameters" not in output, output
+    assert "s3cr3t-tok" not in output
     assert "Converge all services of this host" not in output
     assert inspect(sandbox.name("web")) is None
 
 
-def test_a_policy_breach_is_refused_by_the_module_naming_the_service(tmp_path, sandbox):
+def test_a_policy_breach_is_refused_before_any_host_is_touched_naming_the_service(tmp_path, sandbox):
     base = {"image": "containment-test/busybox:1", "memory": "16m", "cpus": 0.1}
     inventory = write_inventory(tmp_path / "inventory", {"only": {}}, {
         "secure_services_prune": False,
@@ -161,8 +174,9 @@ def test_a_policy_breach_is_refused_by_the_module_naming_the_service(tmp_path, s
                                      dict(base, name=sandbox.name("b"), user="1501:1501")]})
     rc, output = playbook(["-i", inventory, DEPLOY])
     assert rc != 0
-    assert "refused by the containment policy, nothing was changed" in output
-    assert "service '%s': field 'user': unique_uid (baseline)" % sandbox.name("a") in output
+    assert "only: secure_services refused, nothing was changed: " in output, output
+    assert "only: service '%s': field 'user': unique_uid (baseline)" % sandbox.name("a") in output
+    assert "Converge all services of this host" not in output
     assert inspect(sandbox.name("a")) is None and inspect(sandbox.name("b")) is None
 
 
@@ -206,7 +220,7 @@ def test_deploy_checks_each_host_once_and_again_when_its_variables_change(tmp_pa
     rc, output = playbook(["-i", inventory, str(tmp_path / "twice.yml")])
     assert rc != 0
     assert output.count(check_task) == 2, output
-    assert "only: secure_services refused: secure_services_overrides names nosuch" in output
+    assert "only: secure_services refused, nothing was changed: secure_services_overrides names nosuch" in output
     assert "Converge all services of this host" not in output
 
 

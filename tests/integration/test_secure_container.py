@@ -209,17 +209,38 @@ def test_check_mode_changes_nothing_and_shows_the_diff(sandbox):
     spec = service(sandbox)
     assert_ok(sandbox.run(spec))
     before = inspect(spec["name"])
-    planned_only = service(sandbox, "never")
+    marker = "Mk7-diff-marker"
+    planned_only = service(sandbox, "never", env={"GREETING": "hi", "DB_PASSWORD": marker + "1"}, secret_env={"TOKEN": marker + "2"},
+                           healthcheck={"test": "wget -q -O /dev/null http://127.0.0.1:8080/", "interval": "30s"},
+                           tmpfs=[{"path": "/tmp", "size": "64m"}], labels={"team": "web"})
 
-    change, create = sandbox.run([dict(spec, memory="64m"), planned_only], check=True, diff=True)
+    change, create = sandbox.run([dict(spec, memory="64m", image=sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_2"]), planned_only],
+                                 check=True, diff=True)
+    printed = (sandbox.tmp_path / ("output-%d.txt" % sandbox.runs)).read_text(encoding="utf-8")
     assert_ok(change)
     assert change["changed"] is True and change["action"] == "recreate"
-    assert change["diff"]["before"]["memory"] == "32m" and change["diff"]["after"]["memory"] == "64m"
-    assert change["diff"]["before"]["memory_swap"] == "32m" and change["diff"]["after"]["memory_swap"] == "64m"
-    assert "cpus" not in change["diff"]["after"], "only the fields that differ"
+    was, now = change["diff"]["before"], change["diff"]["after"]
+    assert was["memory"] == "32m" and now["memory"] == "64m"
+    assert was["memory_swap"] == "32m" and now["memory_swap"] == "64m"
+    assert (was["image"], now["image"]) == (spec["image"], sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_2"])
+    assert "cpus" not in now and "labels" not in now, "only the fields that differ, the spec-hash label not among them"
+    busybox_2 = image_id(sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_2"])
+    assert "image %s is another image: live %s, wanted %s" % (
+        sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_2"], image_id(spec["image"])[7:19], busybox_2[7:19]) in change["reasons"]
     assert_ok(create)
     assert create["changed"] is True and create["action"] == "create"
-    assert create["diff"]["before"] == {} and create["diff"]["after"]["memory"] == "32m"
+    # a new service as the inventory writes it: its image, env (secrets masked), labels, healthcheck, tmpfs
+    created = create["diff"]["after"]
+    assert create["diff"]["before"] == {} and created["memory"] == "32m" and created["image"] == planned_only["image"]
+    assert created["env"] == {"GREETING": "hi", "DB_PASSWORD": "(secret)", "TOKEN": "(secret)"}
+    assert created["labels"] == {"team": "web"}
+    assert created["healthcheck"] == {"test": planned_only["healthcheck"]["test"], "interval": "30s", "timeout": "30s",
+                                      "retries": 3, "start_period": "0s"}
+    assert created["tmpfs"] == [{"path": "/tmp", "size": "64m", "mode": "1777"}]
+    assert "image_id" not in created and "network_mode" not in created
+    for text in ("sha256:", "spec-hash", marker, "67108864", "30000000000"):  # ids, the hash label, secrets, internal units
+        assert text not in printed, text
+    assert '"image": "%s"' % planned_only["image"] in printed and '"memory": "64m"' in printed, printed
 
     after = inspect(spec["name"])
     assert after["Id"] == before["Id"] and after["HostConfig"]["Memory"] == 32 * MIB

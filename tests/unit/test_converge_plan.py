@@ -81,7 +81,7 @@ STOPPED = created(SPEC, running=False)
 
 # (sentence, spec, state, live, image, action, reasons that must be among the plan's)
 PLANS = [
-    ('no container: create', SPEC, 'started', None, IMAGE, 'create', ['no container named web']),
+    ('no container: create', SPEC, 'started', None, IMAGE, 'create', ['no container named web', 'image containment-test/web:1 (aaaaaaaaaaaa)']),
     ('no container and state stopped: create (not started)', SPEC, 'stopped', None, IMAGE, 'create', []),
     ('the same container running: nothing to do', SPEC, 'started', LIVE, IMAGE, 'none', []),
     ('the same container stopped: start it', SPEC, 'started', STOPPED, IMAGE, 'start', ['container is not running']),
@@ -115,7 +115,7 @@ PLANS = [
     ('the spec changes an environment value: recreate', spec_of(env={'GREETING': 'bye'}), 'started',
      created(spec_of(env={'GREETING': 'hello'})), IMAGE, 'recreate', ['spec changed (hash label)']),
     ('the tag now points to a rebuilt image: recreate', SPEC, 'started', LIVE, dict(IMAGE, Id=REBUILT_IMAGE_ID),
-     'recreate', ['spec changed (hash label)', 'image_id differs: live %r, wanted %r' % (IMAGE_ID, REBUILT_IMAGE_ID)]),
+     'recreate', ['spec changed (hash label)', 'image containment-test/web:1 is another image: live aaaaaaaaaaaa, wanted bbbbbbbbbbbb']),
     ('a container of that name not made by the collection: recreate', SPEC, 'started',
      without_label(LIVE, policy.LABEL_MANAGED), IMAGE, 'recreate',
      ['container web was not created by containment.docker']),

@@ -333,8 +333,8 @@ def test_a_service_healthcheck_takes_the_zero_fields_from_the_images_as_docker_d
                                                   'Retries': 3, 'StartPeriod': 5 * 10 ** 9}
     live = copy.deepcopy(container)  # what docker inspect shows after the engine merged the image's
     assert 'healthcheck' not in _spec.compare(container, live)
-    assert _spec.diff_view(None, container, None)['after']['healthcheck'] == {
-        'Test': ['CMD-SHELL', 'true'], 'Interval': '10s', 'Timeout': '30s', 'StartPeriod': '5s', 'Retries': 3}
+    assert _spec.diff_view(None, container, None)['after']['healthcheck'] == {  # as the inventory writes it
+        'test': 'true', 'interval': '10s', 'timeout': '30s', 'start_period': '5s', 'retries': 3}
 
 
 def test_fields_the_spec_leaves_to_the_image_are_not_compared():

@@ -181,8 +181,8 @@ def test_a_healthcheck_string_becomes_cmd_shell_with_durations():
 FLOOR_FIX = dict((c.id, c.fix) for c in policy.CONTROLS)
 
 NORMALIZE_REFUSES = [
-    ('an unknown option privileged', raw(privileged=True), 'privileged', 'unknown option', "no option 'privileged'"),
-    ('an option to turn read_only off', raw(read_only=False), 'read_only', 'unknown option', "no option 'read_only'"),
+    ('an unknown option privileged', raw(privileged=True), 'privileged', 'unknown option', 'privileged is not an option: the collection always sets it to False'),
+    ('an option to turn read_only off', raw(read_only=False), 'read_only', 'unknown option', 'read_only is not an option: the collection always sets it to True'),
     ('a misspelled option', raw(memroy='1g'), 'memroy', 'unknown option', "no option 'memroy'"),
     ('a missing user', raw(user=ABSENT), 'user', 'required', 'missing'),
     ('a missing memory', raw(memory=ABSENT), 'memory', 'required', 'missing'),
@@ -689,11 +689,42 @@ def test_diff_view_shows_only_the_differing_fields():
     assert _spec.diff_view(None, desired, live) == {'before': {'memory': '1g'}, 'after': {'memory': '128m'}}
 
 
-def test_diff_view_of_a_create_and_a_remove_shows_every_field():
+def test_the_diff_of_a_create_is_the_service_as_the_inventory_writes_it():
+    spec = _spec.normalize_spec(raw(env={'GREETING': 'hello', 'DB_PASSWORD': 'pw-marker'}, secret_env={'API_TOKEN': 'tok-marker'},
+                                    ports=['127.0.0.1:8080:8080', '127.0.0.1:5353:53/udp'], labels={'team': 'web'},
+                                    healthcheck={'test': 'wget -q -O- http://127.0.0.1:8080/', 'interval': '10s'},
+                                    tmpfs=[{'path': '/tmp', 'size': '64m'}, {'path': '/cache', 'size': '512k', 'exec_reason': 'JIT'}],
+                                    cap_add=['NET_BIND_SERVICE'], exceptions={'cap_drop_all': 'binds port 80'}))
+    image_labels = {'org.opencontainers.image.title': 'web'}
+    desired = _spec.desired_inspect(spec, IMAGE_ID, {'Labels': image_labels})
+    desired['Config']['Labels'].update(image_labels)  # as the plan expects them
+    after = _spec.diff_view(spec, desired, None, image_labels)['after']
+    assert after == {
+        'image': 'containment-test/web:1', 'user': '1500:1500', 'memory': '128m', 'memory_swap': '128m', 'cpus': 0.5,
+        'env': {'GREETING': 'hello', 'DB_PASSWORD': '(secret)', 'API_TOKEN': '(secret)'},
+        'ports': ['127.0.0.1:5353:53/udp', '127.0.0.1:8080:8080'], 'networks': ['containment_web'], 'labels': {'team': 'web'},
+        'healthcheck': {'test': 'wget -q -O- http://127.0.0.1:8080/', 'interval': '10s', 'timeout': '30s', 'retries': 3,
+                        'start_period': '0s'},
+        'tmpfs': [{'path': '/cache', 'size': '512k', 'mode': '1777', 'options': 'nodev,nosuid,rw'},
+                  {'path': '/tmp', 'size': '64m', 'mode': '1777'}],
+        'cap_add': ['NET_BIND_SERVICE'], 'exceptions': {'cap_drop_all': 'binds port 80'},
+        'read_only': True, 'cap_drop': ['ALL'], 'security_opts': ['no-new-privileges:true'], 'pids_limit': 256,
+        'restart_policy': 'always', 'stop_timeout': 10, 'log_driver': 'json-file', 'log_options': {'max-size': '10m', 'max-file': '3'}}
+    assert 'marker' not in repr(after) and IMAGE_ID[7:] not in repr(after)
+
+
+def test_the_diff_of_a_remove_and_of_a_change_in_the_same_shapes():
     desired = _spec.desired_inspect(web_spec(), IMAGE_ID)
-    created = _spec.diff_view(None, desired, None)
     removed = _spec.diff_view(None, None, live_of(desired))
-    fields = list(_spec.DIFF_FIELDS)
-    assert created['before'] == {} and sorted(created['after']) == sorted(fields)
-    assert removed['after'] == {} and sorted(removed['before']) == sorted(fields)
-    assert created['after']['memory'] == '128m' and created['after']['read_only'] is True
+    assert removed['after'] == {} and removed['before']['memory'] == '128m' and removed['before']['read_only'] is True
+    assert removed['before']['ports'] == ['127.0.0.1:8080:8080'] and 'image_id' not in removed['before']
+    changed = _spec.desired_inspect(web_spec(image='containment-test/web:2', healthcheck={'test': 'true', 'interval': '1m30s'},
+                                             tmpfs=[{'path': '/tmp', 'size': '32m'}]), OTHER_IMAGE_ID)
+    diff = _spec.diff_view(None, changed, live_of(desired))
+    assert diff['before']['image'] == 'containment-test/web:1' and diff['after']['image'] == 'containment-test/web:2'
+    assert diff['after']['healthcheck']['interval'] == '1m30s' and diff['after']['healthcheck']['test'] == 'true'
+    assert diff['after']['tmpfs'] == [{'path': '/tmp', 'size': '32m', 'mode': '1777'}]
+    for side in diff.values():
+        assert not set(side) & {'image_id', 'network_mode'} and policy.LABEL_SPEC_HASH not in side.get('labels', {})
+
+

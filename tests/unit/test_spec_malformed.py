@@ -36,7 +36,7 @@ CASES = cases(lambda suffix: suffix) + ONLY_HERE
 
 
 def bad_service(options):
-    service = dict(GOOD, name=BAD, command='sleep 60')
+    service = dict(GOOD, name=BAD, command='sleep 60', user='1599:1599')
     service.update(options)
     return service
 
@@ -106,3 +106,51 @@ def test_operations_are_canonical_numbers_with_defaults():
 def test_a_device_with_permissions_in_second_place_is_read_as_the_docker_cli_does():
     spec = _spec.normalize_spec(bad_service(dict(devices=['/dev/fuse:rw'], exceptions={'no_devices': 'fuse'})))
     assert spec['devices'] == [{'host': '/dev/fuse', 'container': '/dev/fuse', 'permissions': 'rw'}]
+
+
+def problems_of(raws):
+    with pytest.raises(SpecError) as err:
+        _converge.load_specs(raws, check_unique_uid=True)
+    return err.value.problems
+
+
+def test_a_typo_a_wrong_type_and_policy_breaches_of_one_service_in_one_pass():
+    service = dict(name='web', image='containment-test/busybox:1', user='root', memroy='32m', cpus=0.25,
+                   pids_limit='many', ports=['8080:80'], cap_add=['NET_ADMIN'])
+    problems = problems_of([service])
+    found = sorted((p['field'], p['rule']) for p in problems)
+    assert found == sorted([('memroy', 'unknown option'), ('memory', 'required'), ('pids_limit', 'format'),
+                            ('user', 'non_root_user (floor)'), ('ports', 'ports_bound (baseline)'),
+                            ('cap_add', 'cap_drop_all (baseline)')]), problems
+    typo = next(p for p in problems if p['field'] == 'memroy')
+    assert typo['fix'].startswith("did you mean 'memory'?"), typo
+    # no control is reported on a field whose value is a stand-in: memory (and memory_swap, which defaults to it)
+    assert not [p for p in problems if p['field'] in ('memory', 'memory_swap', 'pids_limit') and '(' in p['rule']], problems
+    assert all(p['service'] == 'web' and p['message'] and p['fix'] for p in problems)
+
+
+def test_every_service_of_a_stack_in_one_message():
+    good = dict(GOOD, name='ok', user='1600:1600')
+    problems = problems_of([dict(GOOD, name='svc-a', memroy='1g'), good,
+                            dict(GOOD, name='svc-b', user='0:0', helthcheck={'test': 'true'}, ports=['80'])])
+    assert sorted((p['service'], p['field']) for p in problems) == [
+        ('svc-a', 'memroy'), ('svc-b', 'helthcheck'), ('svc-b', 'ports'), ('svc-b', 'user')], problems
+    text = str(SpecError(problems))
+    for name in ('svc-a', 'svc-b'):
+        assert "service '%s'" % name in text
+    assert "did you mean 'healthcheck'?" in text and "did you mean 'memory'?" in text
+
+
+@pytest.mark.parametrize('options, field, words', [
+    (dict(memroy='32m'), 'memroy', "did you mean 'memory'?"),
+    (dict(read_only_rootfs=True), 'read_only_rootfs', 'read_only_rootfs is a floor control of the policy, not an option'),
+    (dict(read_only=False), 'read_only', 'the collection always sets it to True'),
+    (dict(pids_limt=64), 'pids_limt', "did you mean 'pids_limit'?"),
+    (dict(no_swap=True), 'no_swap', 'name it in exceptions with a written reason'),
+    (dict(healthcheck={'test': 'true', 'intervall': '5s'}), 'healthcheck', "did you mean 'interval'?"),
+    (dict(tmpfs=[{'path': '/tmp', 'sise': '8m'}]), 'tmpfs', "did you mean 'size'?"),
+    (dict(zzz=1), 'zzz', 'the options are: '),
+])
+def test_an_unknown_key_names_the_closest_option_of_the_table(options, field, words):
+    problems = [p for p in problems_of([bad_service(options)]) if p['field'] == field]
+    assert problems and words in _spec.format_problem(problems[0]), problems
