@@ -19,10 +19,10 @@ description:
     security profiles, no sensitive or writable bind mounts, no devices, ports bound to an address,
     a bounded restart policy) is on by default and relaxed only by naming the control in O(exceptions)
     with a written reason, which is recorded on the container as a label."
-  - Every control is checked before anything changes. A refused spec fails the task with one line per
+  - "Every control is checked before anything changes. A refused spec fails the task with one line per
     problem naming the service, the field, the rule and the fix, and leaves every container as it was. All
-    problems come at once, unknown keys (with the closest option as the fix, for example C(memroy): C(did you
-    mean 'memory'?)), wrong types and the policy's breaches alike.
+    problems come at once, unknown keys (with the closest option as the fix, for example C(memroy) gets
+    C(did you mean 'memory'?)), wrong types and the policy's breaches alike."
   - "Idempotent: the container is compared with the spec through its spec-hash label, its normalised
     fields and an audit of the live container, so a change made behind the collection's back
     (for example C(docker update --memory 1g), or an extra capability) is detected and undone.

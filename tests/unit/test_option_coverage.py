@@ -49,7 +49,7 @@ ELSEWHERE = {
     'depends_on': ('test_depends_on.py::test_a_dependant_starts_only_after_its_dependency_is_healthy', 'service_healthy'),
     # the operation options
     'state': ('test_secure_container.py::test_state_stopped_then_absent', 'absent'),
-    'pull': ('test_role.py::test_deploy_rerun_check_diff_rollback_and_audit_over_ssh', 'pull'),
+    'pull': ('test_role.py::test_deploy_rerun_check_diff_rollback_and_audit_over_ssh_and_tls', 'pull'),
     'grace_period': ('test_secure_container.py::test_new_version_that_exits_is_rolled_back_and_old_keeps_serving', 'grace_period'),
     'healthy_timeout': ('test_secure_container.py::test_healthcheck_passing_becomes_healthy_failing_is_rolled_back', 'healthy_timeout'),
     'recreate': ('test_depends_on.py::test_recreate_and_restart_triggers', 'recreate'),
