@@ -103,31 +103,13 @@ class _Module(AnsibleModule):
     options (secret_env of secure_container); a service of secure_stack is a free dict, so its secret
     values are registered with the masking as soon as the arguments are read (before a validation
     error could be returned or the invocation logged), and the module arguments echoed at -vvv carry
-    the services with those values replaced, so no masking is needed to hide them.
-
-    When Ansible's own argument check refuses secure_container's options (an unknown key, a type, a
-    missing option), the collection's check of the service answers instead: every problem at once, an
-    unknown key with the closest option, and the policy's breaches too."""
-
-    def __init__(self, *args, **kwargs):
-        self._checking_arguments = True
-        super(_Module, self).__init__(*args, **kwargs)
-        self._checking_arguments = False
+    the services with those values replaced, so no masking is needed to hide them."""
 
     def _load_params(self):
         super(_Module, self)._load_params()
         self._given = dict((k, v) for k, v in self.params.items() if not str(k).startswith('_ansible_'))
         for raw in _raw_services(self.params):
             self.no_log_values.update(_secrets.raw_values(raw))
-
-    def fail_json(self, msg, **kwargs):
-        if getattr(self, '_checking_arguments', False) and 'services' not in self.argument_spec:
-            self._checking_arguments = False
-            raw = dict((k, v) for k, v in self._given.items() if k not in _engine.CONNECTION_OPTIONS and k not in CONVERGE_OPTIONS)
-            problems = check_specs([raw])[2]
-            if problems:
-                _refuse(self, _spec.SpecError(problems), _secrets.raw_values(raw))
-        super(_Module, self).fail_json(msg, **kwargs)
 
     def _return_formatted(self, kwargs):
         if 'invocation' not in kwargs:
@@ -145,5 +127,26 @@ def _raw_services(params):
     return [params or {}]
 
 
-def new_module(argument_spec, **kwargs):
-    return _Module(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
+class _ServiceModule(_Module):
+    """secure_container's module: its options are one service. When Ansible's own argument check refuses
+    them (an unknown key, a type, a missing option), the collection's check of the service answers
+    instead: every problem at once, an unknown key with the closest option, and the policy's breaches too."""
+
+    def __init__(self, *args, **kwargs):
+        self._checking_arguments = True
+        super(_ServiceModule, self).__init__(*args, **kwargs)
+        self._checking_arguments = False
+
+    def fail_json(self, msg, **kwargs):
+        if getattr(self, '_checking_arguments', False):
+            self._checking_arguments = False
+            raw = dict((k, v) for k, v in self._given.items() if k not in _engine.CONNECTION_OPTIONS and k not in CONVERGE_OPTIONS)
+            problems = check_specs([raw])[2]
+            if problems:
+                _refuse(self, _spec.SpecError(problems), _secrets.raw_values(raw))
+        super(_ServiceModule, self).fail_json(msg, **kwargs)
+
+
+def new_module(argument_spec, one_service=False, **kwargs):
+    """The module object; one_service: its options are one service (secure_container)."""
+    return (_ServiceModule if one_service else _Module)(argument_spec=argument_spec, supports_check_mode=True, **kwargs)

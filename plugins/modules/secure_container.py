@@ -739,7 +739,7 @@ from ansible_collections.containment.docker.plugins.module_utils._spec import OP
 
 def main():
     # image, user, memory and cpus are needed to run a container, not to remove one
-    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS),
+    module = _module.new_module(_module.argument_spec(SERVICE_OPTIONS, OPERATION_OPTIONS, _module.CONVERGE_OPTIONS), one_service=True,
                                 required_if=REQUIRED_IF)
     raw = dict((k, v) for k, v in module.params.items() if k in SERVICE_OPTIONS or k in OPERATION_OPTIONS)
     results, _pruned, engine_calls = _module.converge(module, [raw])

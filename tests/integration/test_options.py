@@ -250,8 +250,8 @@ def test_every_option_converges_reruns_unchanged_changes_and_drifts_back(sandbox
     # volume line naming the volume that binds /etc (judged as that bind)
     base = dict(image=sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_1"], user="1505:1505", memory="32m", cpus=0.25)
     refused = sandbox.run({"services": [
-        dict(base, name=sandbox.name("other"), mounts=[{"source": world["spool"], "target": "/spool",
-                                                          "volume_options": dict(SPOOL_OPTIONS, o="size=2m")}]),
+        dict(base, name=sandbox.name("other"),
+             mounts=[{"source": world["spool"], "target": "/spool", "volume_options": dict(SPOOL_OPTIONS, o="size=2m")}]),
         dict(base, name=sandbox.name("etc"), user="1506:1506", volumes=[world["etc_volume"] + ":/host-etc:ro"])]}, module=STACK)
     assert refused["failed"], refused
     assert "volume %s exists with driver local and other options" % world["spool"] in refused["msg"], refused["msg"]
@@ -320,4 +320,3 @@ def test_a_setting_the_engine_discards_fails_the_create_and_leaves_nothing(sandb
         assert inspect(name)["HostConfig"]["BlkioWeight"] == 300
         return
     assert "discarded" in result["msg"].lower() and inspect(name) is None and inspect(name + "__next") is None
-

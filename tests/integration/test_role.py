@@ -388,8 +388,8 @@ def test_the_example_services_deploy_rerun_unchanged_and_drift_back(tmp_path, sa
     for key in ("ansible_python_interpreter", "ansible_pipelining"):
         group_vars.pop(key)
     group_vars["secure_services_defaults"]["grace_period"] = 0.5
-    inventory = write_inventory(tmp_path / "inventory", {"app1": {}}, dict(group_vars, secure_services_services=services,
-                                                                          secure_services_prune=False))
+    inventory = write_inventory(tmp_path / "inventory", {"app1": {}},
+                                dict(group_vars, secure_services_services=services, secure_services_prune=False))
 
     def recap_changed(output):
         return int(re.search(r"^app1\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M).group(1))

@@ -34,19 +34,19 @@ def test_a_ratio_slid_when_it_grew_by_more_than_15_percent():
     rows, slid = bench.compare_ratios(COMMITTED, run)
     # 0.10 -> 0.116 is +16 %, 5.0 -> 5.76 is +15.2 %; exactly +15 % (1.0 -> 1.15) has not slid, nor a ratio that fell
     assert slid == ["1x20/nochange/ours/cli", "1x20/nochange/ours/community"]
-    by_name = dict((name, (old, new)) for name, old, new, _ in rows)
+    by_name = dict((row[0], (row[1], row[2])) for row in rows)
     assert by_name["1x20/cold/ours/community"] == (0.30, 0.20)
     # a ratio of only one side is listed, never counted as slid
     assert by_name["6x20/cold/ours/community"] == (0.50, None)
     assert by_name["1x200/cold/ours/cli"] == (None, 3.0)
-    changes = dict((name, change) for name, _, _, change in rows)
+    changes = dict((row[0], row[3]) for row in rows)
     assert changes["6x20/cold/ours/community"] is None
     assert changes["1x20/nochange/ours/stack"] == pytest.approx(-1 / 6)
 
 
 def test_the_same_ratios_have_not_slid():
     rows, slid = bench.compare_ratios(COMMITTED, COMMITTED)
-    assert slid == [] and len(rows) == 6 and all(change == 0 for _, _, _, change in rows)
+    assert slid == [] and len(rows) == 6 and all(row[3] == 0 for row in rows)
 
 
 def test_flatten_keeps_numbers_only():

@@ -181,8 +181,10 @@ def test_a_healthcheck_string_becomes_cmd_shell_with_durations():
 FLOOR_FIX = dict((c.id, c.fix) for c in policy.CONTROLS)
 
 NORMALIZE_REFUSES = [
-    ('an unknown option privileged', raw(privileged=True), 'privileged', 'unknown option', 'privileged is not an option: the collection always sets it to False'),
-    ('an option to turn read_only off', raw(read_only=False), 'read_only', 'unknown option', 'read_only is not an option: the collection always sets it to True'),
+    ('an unknown option privileged', raw(privileged=True), 'privileged', 'unknown option',
+     'privileged is not an option: the collection always sets it to False'),
+    ('an option to turn read_only off', raw(read_only=False), 'read_only', 'unknown option',
+     'read_only is not an option: the collection always sets it to True'),
     ('a misspelled option', raw(memroy='1g'), 'memroy', 'unknown option', "no option 'memroy'"),
     ('a missing user', raw(user=ABSENT), 'user', 'required', 'missing'),
     ('a missing memory', raw(memory=ABSENT), 'memory', 'required', 'missing'),
@@ -726,5 +728,3 @@ def test_the_diff_of_a_remove_and_of_a_change_in_the_same_shapes():
     assert diff['after']['tmpfs'] == [{'path': '/tmp', 'size': '32m', 'mode': '1777'}]
     for side in diff.values():
         assert not set(side) & {'image_id', 'network_mode'} and policy.LABEL_SPEC_HASH not in side.get('labels', {})
-
-
