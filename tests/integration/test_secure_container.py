@@ -146,7 +146,9 @@ def test_tag_moved_to_a_rebuilt_image_recreates(sandbox):
     result = sandbox.run(spec)
     assert_ok(result)
     assert result["changed"] is True and result["action"] == "recreate"
-    assert any("image_id" in reason for reason in result["reasons"]), result["reasons"]
+    # the reason names the image by its tag and short ids, as a reviewer reads it
+    assert "image %s is another image: live %s, wanted %s" % (tag, first["Image"][7:19], image_id(
+        images["CONTAINMENT_IMAGE_BUSYBOX_2"])[7:19]) in result["reasons"], result["reasons"]
     second = inspect(spec["name"])
     assert second["Id"] != first["Id"] and second["State"]["Running"] is True
     assert second["Image"] == image_id(images["CONTAINMENT_IMAGE_BUSYBOX_2"]) == result["container"]["image_id"]
