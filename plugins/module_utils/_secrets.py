@@ -217,7 +217,8 @@ def redact_deep(data, values):
 def raw_values(raw):
     """Secret values straight from a service as given (before any checking), to register with
     Ansible's output masking as early as possible: secret_env values, and env values whose names look
-    secret, whatever shape they were given in (a dict, or a list of NAME=VALUE strings)."""
+    secret, whatever shape they were given in (a dict, or a list of NAME=VALUE strings), and the
+    credentials in the mounts' volume_options."""
     found = set()
     if not isinstance(raw, dict):
         return found
@@ -235,12 +236,32 @@ def raw_values(raw):
         else:
             continue
         found.update(str(item) for name, item in pairs if item is not None and (every_name or looks_secret(name)))
+    found.update(value for _mount, _key, value in _volume_option_secrets(raw))
     return set(v for v in found if v.strip())
+
+
+def _volume_option_secrets(raw):
+    """(mount index, option key, secret value) of the mounts' volume_options that hold a credential: an option
+    whose name looks secret, or such a NAME=VALUE part of the mount options `o` (cifs: o=username=u,password=p)."""
+    mounts = raw.get('mounts') if isinstance(raw, dict) else None
+    found = []
+    for index, mount in enumerate(mounts if isinstance(mounts, (list, tuple)) else []):
+        options = mount.get('volume_options') if isinstance(mount, dict) else None
+        for key, value in (options.items() if isinstance(options, dict) else []):
+            if looks_secret(key) and value is not None:
+                found.append((index, key, str(value)))
+            elif str(key) == 'o':
+                for part in str(value).split(','):
+                    name, sep, item = part.partition('=')
+                    if sep and (looks_secret(name) or name.strip() == 'pass') and item:  # mount.cifs: pass= is password=
+                        found.append((index, key, item))
+    return found
 
 
 def masked_service(raw):
     """A service as given, for the module arguments Ansible echoes at -vvv: secret_env values and the
-    values of env names that look secret replaced (the env file and secret file paths stay)."""
+    values of env names that look secret replaced (the env file and secret file paths stay), and the
+    credentials in the mounts' volume_options."""
     if not isinstance(raw, dict):
         return raw
     result = dict(raw)
@@ -253,4 +274,11 @@ def masked_service(raw):
                            else t for t in value]
         elif value is not None and every_name:
             result[key] = HIDDEN
+    secrets_in_mounts = _volume_option_secrets(raw)
+    if secrets_in_mounts:
+        result['mounts'] = [dict(m, volume_options=dict(m['volume_options'])) if isinstance(m, dict) and isinstance(
+            m.get('volume_options'), dict) else m for m in raw['mounts']]
+        for index, key, value in secrets_in_mounts:
+            options = result['mounts'][index]['volume_options']
+            options[key] = HIDDEN if str(options[key]) == value else str(options[key]).replace(value, HIDDEN)
     return result

@@ -858,7 +858,7 @@ def _parse_mounts(errors, value, spec):
             errors.add('mounts', 'format', 'a mount must be a mapping, not %r' % (item,), 'give type, source, target and, if needed, read_only')
             continue
         for key in sorted(set(str(k) for k in item) - set(MOUNT_OPTIONS)):
-            errors.add('mounts', 'unknown option', 'mounts have no option %r' % key, 'use %s' % ', '.join(sorted(MOUNT_OPTIONS)))
+            _unknown_key(errors, 'mounts', key, MOUNT_OPTIONS, 'mounts have')
         kind, read_only = item.get('type') or 'volume', item.get('read_only')
         flags = ([] if read_only is None else ['ro' if _parse_bool('mounts')(errors, read_only, spec) else 'rw']) + (
             ['nocopy'] if _parse_bool('mounts')(errors, item.get('no_copy'), spec) else []) + (

@@ -258,7 +258,10 @@ options:
         description: The driver of the named volume (default C(local) when O(mounts[].volume_options) is given).
         type: str
       volume_options:
-        description: "The driver options of the named volume, such as C({type: nfs, o: 'addr=10.0.0.5,ro', device: ':/export'})."
+        description:
+          - "The driver options of the named volume, such as C({type: nfs, o: 'addr=10.0.0.5,ro', device: ':/export'})."
+          - "A credential in them (an option whose name looks secret, or a C(password=) or C(pass=) part of C(o), as cifs
+            takes it) is masked in every output; the engine keeps volume options in plain text (C(docker volume inspect))."
         type: dict
   networks:
     description:

@@ -259,3 +259,21 @@ def test_the_audit_reports_hold_no_env_value(sandbox, secrets, tmp_path):
     assert advice[by_hand]["status"] == "warn" and "API_KEY, DB_PASSWORD" in advice[by_hand]["message"]
     assert advice[sandbox.name("app")]["status"] == "pass"
     assert_no_marker(secrets, tmp_path)
+
+
+def test_a_credential_in_volume_options_never_reaches_the_output(sandbox):
+    """A cifs-style password in a volume's mount options, on the real engine: the volume is made with it, the kernel
+    refuses the option when the container starts (tmpfs takes no password) and the engine's error repeats the mount
+    data; at -vvv neither the module's arguments nor that error may show it, and the volume the run made is gone."""
+    mark, volume = marker(), sandbox.name("share")
+    spec = dict(name=sandbox.name("vol"), image=sandbox.images["CONTAINMENT_IMAGE_BUSYBOX_1"], user="1500:1500", memory="16m",
+                cpus=0.25, grace_period=1, stop_timeout=1,
+                mounts=[{"source": volume, "target": "/share",
+                         "volume_options": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,username=app,password=" + mark}}])
+    result = sandbox.run(spec, verbosity=VERBOSE)
+    printed = (sandbox.tmp_path / ("output-%d.txt" % sandbox.runs)).read_text(encoding="utf-8")
+    assert result.get("failed"), result
+    assert "volume_options" in printed and "username=app" in printed, "the arguments are echoed, the rest readable"
+    assert mark not in printed and mark not in json.dumps(result)
+    assert docker("volume", "inspect", volume, check=False).returncode != 0, "the run's volume is removed again"
+    assert inspect(spec["name"]) is None

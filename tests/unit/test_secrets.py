@@ -102,6 +102,23 @@ def test_raw_values_and_masked_service_cover_dicts_and_lists():
     assert _secrets.raw_values({'secret_env': 'Sx9-str'}) == set()  # refused later, and never echoed
 
 
+def test_credentials_in_volume_options_are_masked_and_the_rest_stays_readable():
+    raw = {'name': 'files', 'mounts': [
+        {'source': 'share', 'target': '/share', 'volume_driver': 'local',
+         'volume_options': {'type': 'cifs', 'device': '//nas/share', 'o': 'addr=nas,username=app,password=Pw-1x,vers=3.0'}},
+        {'source': 'other', 'target': '/other', 'volume_options': {'o': 'pass=Pw-2y', 'api_token': 'Tk-3z'}},
+        {'source': 'plain', 'target': '/plain', 'volume_options': {'type': 'none', 'o': 'bind', 'device': '/srv/plain'}},
+        'not-a-mount']}
+    assert _secrets.raw_values(raw) == {'Pw-1x', 'Pw-2y', 'Tk-3z'}
+    masked = _secrets.masked_service(raw)
+    assert masked['mounts'][0]['volume_options'] == {'type': 'cifs', 'device': '//nas/share',
+                                                     'o': 'addr=nas,username=app,password=(secret),vers=3.0'}
+    assert masked['mounts'][1]['volume_options'] == {'o': 'pass=(secret)', 'api_token': '(secret)'}
+    assert masked['mounts'][2:] == raw['mounts'][2:]
+    assert raw['mounts'][0]['volume_options']['o'].endswith('password=Pw-1x,vers=3.0'), 'the service itself is not changed'
+    assert _secrets.masked_service({'name': 'x', 'mounts': raw['mounts'][2:]}) == {'name': 'x', 'mounts': raw['mounts'][2:]}
+
+
 @pytest.mark.parametrize('name, secret', [
     ('DB_PASSWORD', True), ('db_passwd', True), ('GITHUB_TOKEN', True), ('CLIENT_SECRET', True),
     ('AWS_ACCESS_KEY', True), ('KEY', True), ('KEYBOARD', False), ('LOG_LEVEL', False), ('MONKEY_NAME', False),
