@@ -38,7 +38,7 @@ endif
 # exist; pip warns once per package. Keep real errors, drop that noise.
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help venv engine images unit integration faults molecule lint ansible-lint sanity test demo \
+.PHONY: help venv engine images unit integration bench-smoke faults molecule lint ansible-lint sanity test demo \
         fleet-up fleet-down fleet-status fleet-check collection-path clean distclean
 
 help:
@@ -46,7 +46,8 @@ help:
 	@echo "make engine       make sure a Docker engine answers (scripts/ensure-docker)"
 	@echo "make images       build the local test/demo images (scripts/build-images)"
 	@echo "make unit         pytest tests/unit (no engine needed)"
-	@echo "make integration  pytest tests/integration (engine + images)"
+	@echo "make integration  pytest tests/integration (engine + images), bench-smoke included"
+	@echo "make bench-smoke  bench/run end to end at two services, no timing asserted (tests/integration/test_bench_smoke.py)"
 	@echo "make faults       pytest tests/faults: kills, concurrent runs, engine errors and restarts on a fleet host of its own (root)"
 	@echo "make molecule     molecule test --all (when molecule/ has scenarios)"
 	@echo "make test         venv engine images unit integration faults molecule lint  (= .ci/run)"
@@ -82,10 +83,17 @@ unit: venv
 	@echo ">>> unit tests"
 	@scripts/run-pytest tests/unit
 
+# bench-smoke (tests/integration/test_bench_smoke.py) is one of them
 integration: venv engine images
 	@scripts/ensure-test-packages
 	@echo ">>> integration tests"
 	@scripts/run-pytest tests/integration
+
+# bench/run end to end at two services (no timing asserted): part of `make integration`, alone here
+bench-smoke: venv engine images
+	@scripts/ensure-test-packages
+	@echo ">>> bench smoke test"
+	@scripts/run-pytest tests/integration/test_bench_smoke.py
 
 # the fault-injection suite brings up its own fleet host (tests/faults/conftest.py: prefix cdflt, 10.243)
 faults: venv engine images

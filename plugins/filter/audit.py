@@ -15,12 +15,17 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.containment.docker.plugins.module_utils import _reports
-
 try:  # ansible-core 2.19 and later tag what it loads from YAML with its file and line
     from ansible._internal._datatag._tags import Origin
 except ImportError:  # older: no source lines, the reports use the engines' synthetic locations
     Origin = None
+
+# Ansible imports every filter file of a collection to find any one of its filters, in every worker
+# process, so the logic is imported when a filter of this file runs, not when the file loads.
+def _reports():
+    from ansible_collections.containment.docker.plugins.module_utils import _reports as reports
+    return reports
+
 
 _COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -68,26 +73,26 @@ def audit_report(results, generated_at=None, services=None, source_root=None):
     if services is not None and not isinstance(services, dict):
         raise AnsibleFilterError('audit_report: services expects a dict of host name to its list of services')
     root = os.path.realpath(str(source_root)) if source_root else os.getcwd()
-    return _reports.combine(_plain(results), generated_at=generated_at, sources=declared_at(services),
+    return _reports().combine(_plain(results), generated_at=generated_at, sources=declared_at(services),
                             source_root=root, tool=collection_metadata())
 
 
 def _report(report, name):
-    if not isinstance(report, dict) or report.get('format') != _reports.REPORT_FORMAT:
+    if not isinstance(report, dict) or report.get('format') != _reports().REPORT_FORMAT:
         raise AnsibleFilterError('%s expects the report built by containment.docker.audit_report' % name)
     return _plain(report)
 
 
 def audit_junit(report):
-    return _reports.to_junit(_report(report, 'audit_junit'))
+    return _reports().to_junit(_report(report, 'audit_junit'))
 
 
 def audit_sarif(report):
-    return _reports.to_sarif(_report(report, 'audit_sarif'))
+    return _reports().to_sarif(_report(report, 'audit_sarif'))
 
 
 def audit_html(report):
-    return _reports.to_html(_report(report, 'audit_html'))
+    return _reports().to_html(_report(report, 'audit_html'))
 
 
 class FilterModule(object):

@@ -11,7 +11,11 @@ import json
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.containment.docker.plugins.module_utils import _engine_config
+# Ansible imports every filter file of a collection to find any one of its filters, in every worker
+# process, so the logic is imported when a filter of this file runs, not when the file loads.
+def _engine_config():
+    from ansible_collections.containment.docker.plugins.module_utils import _engine_config as engine_config
+    return engine_config
 
 
 def _plain(value):
@@ -23,8 +27,8 @@ def engine_config(current, hardened, settings=None, exceptions=None):
                         ('exceptions', exceptions)):
         if value is not None and not isinstance(value, dict):
             raise AnsibleFilterError('engine_config: %s must be a dict (a JSON object), not %s' % (name, type(value).__name__))
-    plan = _engine_config.engine_config(_plain(current), _plain(hardened), _plain(settings), _plain(exceptions))
-    plan['record'] = _engine_config.record(plan['exceptions'])
+    plan = _engine_config().engine_config(_plain(current), _plain(hardened), _plain(settings), _plain(exceptions))
+    plan['record'] = _engine_config().record(plan['exceptions'])
     return plan
 
 

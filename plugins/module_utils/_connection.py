@@ -22,6 +22,21 @@ import socket
 
 DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock'
 
+# Requests to the engine in flight at once. The engine serialises much of its own work,
+# so more than a few buys nothing; a few hide the round trips of many small calls.
+PARALLEL_CALLS = 4
+
+
+class EngineError(Exception):
+    """What the engine said, in words: the step and the engine's own explanation, never a raw URL.
+    `status` is the HTTP status of the engine's answer, when there was one."""
+
+    def __init__(self, message, status=None, cause=None):
+        super(EngineError, self).__init__(message)
+        self.status = status
+        self.cause = cause
+
+
 # The Docker SDK for Python: the oldest release the collection runs with (measured against a
 # real engine, docs/connection.md: 4.1.0 is Debian 11's and Ubuntu 20.04's), and the releases
 # that break with newer requests.

@@ -22,7 +22,7 @@ from ansible_collections.containment.docker.plugins.module_utils import _lock
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 from ansible_collections.containment.docker.plugins.module_utils import _secrets
 from ansible_collections.containment.docker.plugins.module_utils import _spec
-from ansible_collections.containment.docker.plugins.module_utils._engine import PARALLEL_CALLS, EngineError
+from ansible_collections.containment.docker.plugins.module_utils._connection import PARALLEL_CALLS, EngineError
 
 NEXT_SUFFIX, PREVIOUS_SUFFIX, LEFTOVER_SUFFIXES = _spec.NEXT_SUFFIX, _spec.PREVIOUS_SUFFIX, _spec.RESERVED_SUFFIXES
 

@@ -54,9 +54,7 @@ from ansible_collections.containment.docker.plugins.module_utils import _connect
 from ansible_collections.containment.docker.plugins.module_utils import _policy as policy
 
 DEFAULT_DOCKER_HOST = _connection.DEFAULT_DOCKER_HOST
-# Requests to the engine in flight at once. The engine serialises much of its own work,
-# so more than a few buys nothing; a few hide the round trips of many small calls.
-PARALLEL_CALLS = 4
+PARALLEL_CALLS = _connection.PARALLEL_CALLS
 # The oldest Engine API the collection speaks (the doc fragment's requirements).
 MIN_API_VERSION = '1.41'
 
@@ -77,14 +75,9 @@ CONNECTION_OPTIONS = dict(
 )
 
 
-class EngineError(Exception):
-    """What the engine said, in words: the step and the engine's own explanation, never a raw URL.
-    `status` is the HTTP status of the engine's answer, when there was one."""
-
-    def __init__(self, message, status=None, cause=None):
-        super(EngineError, self).__init__(message)
-        self.status = status
-        self.cause = cause
+# The error of every failed engine step, and the calls in flight at once: defined where pure logic
+# (the converge, the host lock) can use them without importing the SDK.
+EngineError = _connection.EngineError
 
 
 _RAISE = object()

@@ -21,7 +21,7 @@ import os
 import socket
 import time
 
-from ansible_collections.containment.docker.plugins.module_utils._engine import EngineError
+from ansible_collections.containment.docker.plugins.module_utils._connection import EngineError
 from ansible_collections.containment.docker.plugins.module_utils._policy import LABEL_LOCK as LABEL
 
 _HOLDER, _PID, _START, _BOOT, _MACHINE, _SINCE, _EXPIRES = (

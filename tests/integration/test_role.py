@@ -197,17 +197,21 @@ def test_a_failed_batch_stops_the_rollout(tmp_path, sandbox):
 
 
 def test_deploy_checks_each_host_once_and_again_when_its_variables_change(tmp_path, sandbox):
-    """deploy.yml checks every host before the first batch; the role, applied next with the same
-    variables, does not run the checks again (they cost a second per host at 200 services). A play that
-    changes the host's variables in between makes the role check again."""
+    """deploy.yml checks every host once: with batches before the first batch, and the role, applied next
+    with the same variables, does not run the checks again; with one batch the role's own check, on every
+    host before any converges. A play that changes the host's variables in between makes the role check
+    again."""
     service = {"name": sandbox.name("web"), "image": "containment-test/busybox:1", "user": "1501:1501",
                "memory": "16m", "cpus": 0.1, "command": ["sh", "-c", "sleep 3600"], "grace_period": 0.5}
     inventory = write_inventory(tmp_path / "inventory", {"only": {"secure_services_services": [service]}},
                                 {"secure_services_prune": False})
-    check_task = "TASK [containment.docker.secure_services : Check every service of this host, merged"
-    rc, output = playbook(["-i", inventory, DEPLOY])
-    assert rc == 0, output
-    assert output.count(check_task) == 1, output
+    check_task = "TASK [containment.docker.secure_services : Check the role's variables and every service of this host"
+    # one batch: the deploy play checks; in batches: the play before the first batch checks, the role does not
+    for extra in ([], ["-e", "containment_deploy_serial=1"]):
+        rc, output = playbook(["-i", inventory, DEPLOY] + extra)
+        assert rc == 0, output
+        assert output.count(check_task) == 1, output
+        assert "Validating arguments" not in output, output
     assert inspect(sandbox.name("web"))["State"]["Running"]
 
     # the role after a task that changed the variables: checked again, and what is wrong now is caught

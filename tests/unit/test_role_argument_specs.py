@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.containment.docker.plugins.filter.services import ROLE_KEYS
 from ansible_collections.containment.docker.plugins.module_utils._spec import OPERATION_OPTIONS, SERVICE_OPTIONS
 
 ROLE = Path(__file__).resolve().parents[2] / 'roles' / 'secure_services'
@@ -62,7 +63,7 @@ def _differences(role_option, module_option, path):
 
 
 def test_service_items_have_exactly_the_module_options_plus_role_keys():
-    role_keys = set(role_vars()['__secure_services_role_keys'])
+    role_keys = set(ROLE_KEYS)
     assert role_keys.isdisjoint(MODULE_OPTIONS), 'a role-only key shadows a module option'
     assert set(item_options()) - role_keys == set(MODULE_OPTIONS)
     assert role_keys <= set(item_options())
