@@ -2,11 +2,12 @@
 # Copyright: containment.docker contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# The role secure_services on the controller: the merge of a host's services (secure_services_merge,
-# the role's semantics, in Python: a Jinja loop over hundreds of services cost seconds per host) and
-# their check before any host is touched (service_problems: a thin wrapper of secure_stack's own checks,
-# plugins/module_utils/_converge.py check_specs). Documentation: secure_services_merge.yml,
-# service_problems.yml.
+# The role secure_services on the controller, in Python (as Jinja loops over hundreds of services they
+# cost seconds per host): the merge of a host's services (secure_services_merge), the one-pass check of
+# its variables before any host is touched (secure_services_check, with secure_services_fingerprint to
+# check once per play run; the services' part is service_problems, a thin wrapper of secure_stack's own
+# checks, plugins/module_utils/_converge.py check_specs) and the summary (secure_services_report).
+# Documentation: the .yml file of each filter beside this one.
 
 from __future__ import annotations
 
@@ -152,10 +153,25 @@ def _role_variables(variables, specs):
     return _plain(dict((name, value) for name, value in variables.items() if name in specs))
 
 
+def _digest(variables):
+    return hashlib.sha256(json.dumps(variables, sort_keys=True).encode('utf-8')).hexdigest()
+
+
 def secure_services_fingerprint(variables):
     """What the role's checks depend on, as a digest: the same variables give the same one."""
-    variables = _role_variables(variables, role_specs())
-    return hashlib.sha256(json.dumps(variables, sort_keys=True).encode('utf-8')).hexdigest()
+    return _digest(_role_variables(variables, role_specs()))
+
+
+def _service_items(variables):
+    """Every mapping of the variables that holds service options (services, extras, defaults, overrides)."""
+    for key in ('secure_services_services', 'secure_services_extra_services'):
+        value = variables.get(key)
+        for item in value if isinstance(value, list) else []:
+            yield item
+    yield variables.get('secure_services_defaults')
+    overrides = variables.get('secure_services_overrides')
+    for item in overrides.values() if isinstance(overrides, dict) else []:
+        yield item
 
 
 def secure_services_check(variables, host=None):
@@ -167,12 +183,8 @@ def secure_services_check(variables, host=None):
     _secrets = _checks()[1]
     specs = role_specs()
     variables = _role_variables(variables, specs)
-    overrides = variables.get('secure_services_overrides')
     secret_values = set()
-    for item in ((variables.get('secure_services_services') or []) + (variables.get('secure_services_extra_services') or [])
-                 + [variables.get('secure_services_defaults')] + list(overrides.values() if isinstance(overrides, dict) else [])
-                 if all(isinstance(variables.get(k) or [], list) for k in ('secure_services_services',
-                                                                           'secure_services_extra_services')) else []):
+    for item in _service_items(variables):
         if isinstance(item, dict):
             secret_values.update(_secrets.raw_values(item))
     # the top level only: the service items are checked merged, below, with the module's own checks
@@ -182,15 +194,15 @@ def secure_services_check(variables, host=None):
         try:
             merged = secure_services_merge(variables.get('secure_services_services'),
                                            extra=variables.get('secure_services_extra_services'),
-                                           defaults=variables.get('secure_services_defaults'), overrides=overrides,
+                                           defaults=variables.get('secure_services_defaults'),
+                                           overrides=variables.get('secure_services_overrides'),
                                            bind_address=variables.get('secure_services_bind_address', '127.0.0.1'))
         except AnsibleFilterError as exc:
             problems = [str(exc).replace('secure_services_merge: ', '', 1)]
         else:
             problems = merged['problems'] + service_problems(merged['stack'], host=host, disabled=merged['disabled'])
     problems = [_secrets.redact(p, secret_values) for p in problems]
-    fingerprint = hashlib.sha256(json.dumps(variables, sort_keys=True).encode('utf-8')).hexdigest()
-    return {'problems': problems, 'fingerprint': None if problems else fingerprint}
+    return {'problems': problems, 'fingerprint': None if problems else _digest(variables)}
 
 
 _VERBS = dict(create='created', recreate='recreated', restart='restarted', start='started', stop='stopped',
