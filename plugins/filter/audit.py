@@ -20,6 +20,7 @@ try:  # ansible-core 2.19 and later tag what it loads from YAML with its file an
 except ImportError:  # older: no source lines, the reports use the engines' synthetic locations
     Origin = None
 
+
 # Ansible imports every filter file of a collection to find any one of its filters, in every worker
 # process, so the logic is imported when a filter of this file runs, not when the file loads.
 def _reports():
@@ -74,7 +75,7 @@ def audit_report(results, generated_at=None, services=None, source_root=None):
         raise AnsibleFilterError('audit_report: services expects a dict of host name to its list of services')
     root = os.path.realpath(str(source_root)) if source_root else os.getcwd()
     return _reports().combine(_plain(results), generated_at=generated_at, sources=declared_at(services),
-                            source_root=root, tool=collection_metadata())
+                              source_root=root, tool=collection_metadata())
 
 
 def _report(report, name):

@@ -11,6 +11,7 @@ import json
 
 from ansible.errors import AnsibleFilterError
 
+
 # Ansible imports every filter file of a collection to find any one of its filters, in every worker
 # process, so the logic is imported when a filter of this file runs, not when the file loads.
 def _engine_config():

@@ -84,7 +84,7 @@ def bind_port(port, prefix):
     CONTAINER_PORT with an IPv6 host IP without brackets, as the Compose spec accepts it (::1:8080:80).
     Without one it has at most one colon."""
     port = str(port).strip()
-    if _ADDRESSED.match(port) or port.split('/')[0].count(':') >= 2:
+    if _ADDRESSED.match(port) or port.split('/', maxsplit=1)[0].count(':') >= 2:
         return port
     return '%s:%s' % (prefix, port) if ':' in port else '%s::%s' % (prefix, port)
 
@@ -166,12 +166,10 @@ def _service_items(variables):
     """Every mapping of the variables that holds service options (services, extras, defaults, overrides)."""
     for key in ('secure_services_services', 'secure_services_extra_services'):
         value = variables.get(key)
-        for item in value if isinstance(value, list) else []:
-            yield item
+        yield from value if isinstance(value, list) else []
     yield variables.get('secure_services_defaults')
     overrides = variables.get('secure_services_overrides')
-    for item in overrides.values() if isinstance(overrides, dict) else []:
-        yield item
+    yield from overrides.values() if isinstance(overrides, dict) else []
 
 
 def secure_services_check(variables, host=None):
@@ -227,8 +225,8 @@ def secure_services_report(result, check_mode=False):
         elif action == 'none':
             lines.append('%s: unchanged' % entry.get('name'))
         else:
-            lines.append('%s: %s%s (%s)' % (entry.get('name'), would, _VERBS.get(action, action),
-                                           '; '.join(entry.get('reasons') or [])))
+            reasons = '; '.join(entry.get('reasons') or [])
+            lines.append('%s: %s%s (%s)' % (entry.get('name'), would, _VERBS.get(action, action), reasons))
     for entry in _plain(result.get('pruned') or []):
         lines.append('%s: %sremoved (%s)' % (entry.get('name'), would, '; '.join(entry.get('reasons') or [])))
     counts = _plain(result.get('summary') or {})
