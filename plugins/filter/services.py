@@ -153,13 +153,27 @@ def _role_variables(variables, specs):
     return _plain(dict((name, value) for name, value in variables.items() if name in specs))
 
 
-def _digest(variables):
-    return hashlib.sha256(json.dumps(variables, sort_keys=True).encode('utf-8')).hexdigest()
+def _secret_values(variables):
+    """Every secret value the role's variables hold, in any service, the defaults or an override."""
+    _secrets = _checks()[1]
+    found = set()
+    for item in _service_items(variables):
+        found.update(_secrets.raw_values(item))
+    return found
+
+
+def _digest(variables, secret_values):
+    """The digest of the variables with every secret value masked: it tells whether the variables are the ones
+    that passed, and nothing of a secret (a digest of one could be guessed back for a weak value, and this one is
+    in a fact that -v shows). A change of a secret value alone is the module's to check, on the host."""
+    masked = _checks()[1].redact_deep(variables, secret_values)
+    return hashlib.sha256(json.dumps(masked, sort_keys=True).encode('utf-8')).hexdigest()
 
 
 def secure_services_fingerprint(variables):
     """What the role's checks depend on, as a digest: the same variables give the same one."""
-    return _digest(_role_variables(variables, role_specs()))
+    variables = _role_variables(variables, role_specs())
+    return _digest(variables, _secret_values(variables))
 
 
 def _service_items(variables):
@@ -181,10 +195,7 @@ def secure_services_check(variables, host=None):
     _secrets = _checks()[1]
     specs = role_specs()
     variables = _role_variables(variables, specs)
-    secret_values = set()
-    for item in _service_items(variables):
-        if isinstance(item, dict):
-            secret_values.update(_secrets.raw_values(item))
+    secret_values = _secret_values(variables)
     # the top level only: the service items are checked merged, below, with the module's own checks
     top = dict((key, dict((k, v) for k, v in option.items() if k != 'options')) for key, option in specs.items())
     problems = ArgumentSpecValidator(top).validate(variables).error_messages
@@ -200,7 +211,7 @@ def secure_services_check(variables, host=None):
         else:
             problems = merged['problems'] + service_problems(merged['stack'], host=host, disabled=merged['disabled'])
     problems = [_secrets.redact(p, secret_values) for p in problems]
-    return {'problems': problems, 'fingerprint': None if problems else _digest(variables)}
+    return {'problems': problems, 'fingerprint': None if problems else _digest(variables, secret_values)}
 
 
 _VERBS = dict(create='created', recreate='recreated', restart='restarted', start='started', stop='stopped',

@@ -139,7 +139,8 @@ def test_ports_bind_to_the_bind_address_ipv6_in_brackets(tmp_path):
                                     ("127.0.0.2", "87", 87, "tcp")]
 
 
-def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_path, sandbox):
+@pytest.mark.parametrize("batches", [[], ["-e", "containment_deploy_serial=1"]], ids=["one-batch", "batches"])
+def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_path, sandbox, batches):
     good = {"name": sandbox.name("web"), "image": "containment-test/busybox:1", "user": "1501:1501",
             "memory": "16m", "cpus": 0.1}
     api, worker = sandbox.name("api"), sandbox.name("worker")
@@ -150,7 +151,8 @@ def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_pat
             dict(good, name=api, memroy="32m", pids_limit="many", user="0:0", secret_env={"API_TOKEN": "s3cr3t-tok"}),
             dict(good, name=worker, user="1502:1502", read_only_rootfs=True, enabled=False)]},
     }, {"secure_services_prune": False})
-    rc, output = playbook(["-i", inventory, DEPLOY, "-e", "containment_deploy_serial=1"])
+    # one batch: every host runs the role's checks before any converges; in batches: a play checks them first
+    rc, output = playbook(["-i", inventory, DEPLOY] + batches)
     assert rc != 0
     refusal = next(line for line in output.splitlines() if "secure_services refused" in line)
     assert "second: secure_services refused, nothing was changed: " in refusal, output
@@ -164,6 +166,18 @@ def test_a_typo_fails_before_any_host_is_touched_naming_host_and_service(tmp_pat
     assert "s3cr3t-tok" not in output
     assert "Converge all services of this host" not in output
     assert inspect(sandbox.name("web")) is None
+
+
+def test_an_undefined_variable_in_the_services_is_named_not_hidden(tmp_path, sandbox):
+    """The check's fact is not no_log (it holds nothing secret), so a template error in the variables reaches
+    the user as Ansible words it, naming the variable, and nothing is deployed."""
+    inventory = write_inventory(tmp_path / "inventory", {"only": {"secure_services_services": "{{ shop_services }}"}},
+                                {"secure_services_prune": False})
+    rc, output = playbook(["-i", inventory, DEPLOY])
+    assert rc != 0
+    assert "shop_services" in output and "is undefined" in output, output
+    assert "censored" not in output and "no_log" not in output, output
+    assert "Converge all services of this host" not in output
 
 
 def test_a_policy_breach_is_refused_before_any_host_is_touched_naming_the_service(tmp_path, sandbox):

@@ -93,6 +93,33 @@ def test_services_that_pass_give_no_problem_and_the_fingerprint_of_the_role_vari
                                                                            ansible_host="elsewhere"))
 
 
+@pytest.mark.parametrize("where", ["secret_env", "env", "volume_options", "defaults", "override"])
+def test_the_fingerprint_tells_nothing_of_a_secret_value(where):
+    """It sits in a fact that -v shows: two variables that differ only in a secret value give the same one."""
+    def values(secret):
+        service = dict(BASE, name="db")
+        extra = {}
+        if where == "secret_env":
+            service["secret_env"] = {"DB_PASSWORD": secret}
+        elif where == "env":
+            service["env"] = {"API_TOKEN": secret, "TZ": "UTC"}
+        elif where == "volume_options":
+            service["mounts"] = [{"type": "volume", "source": "share", "target": "/data", "volume_driver": "local",
+                                  "volume_options": {"type": "cifs", "o": "username=u,password=" + secret}}]
+        elif where == "defaults":
+            extra["defaults"] = {"secret_env": {"DB_PASSWORD": secret}}
+        else:
+            extra["overrides"] = {"db": {"secret_env": {"DB_PASSWORD": secret}}}
+        return variables(services=[service], **extra)
+
+    first, second = values("hunter2-first"), values("s3cr3t-second")
+    assert role.secure_services_fingerprint(first) == role.secure_services_fingerprint(second)
+    checked = role.secure_services_check(first, host="web1")
+    assert checked["problems"] == [] and checked["fingerprint"] == role.secure_services_fingerprint(second)
+    assert role.secure_services_fingerprint(first) != role.secure_services_fingerprint(
+        dict(first, secure_services_timeout=61))
+
+
 def test_every_problem_of_every_service_merged_is_named_with_host_and_service_secrets_masked():
     values = variables(services=[dict(BASE, name="api", memroy="32m", user="0:0", secret_env={"API_TOKEN": "s3cr3t"}),
                                  dict(BASE, name="web", enabled=False, read_only_rootfs=True)],
